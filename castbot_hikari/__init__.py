@@ -1,0 +1,1 @@
+"""castbot-hikari: reliable season applications for ORGs on Discord."""

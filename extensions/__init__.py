@@ -1,0 +1,1 @@
+"""Lightbulb extensions: Discord glue only, one Loader per feature."""
