@@ -1,0 +1,35 @@
+"""Errors that adapters raise in domain terms, so services never see transport exceptions."""
+
+from __future__ import annotations
+
+import enum
+
+
+class DiscordErrorKind(enum.Enum):
+    """What went wrong on Discord's side, as far as the apply flow cares."""
+
+    MISSING_PERMISSIONS = "missing_permissions"
+    NOT_FOUND = "not_found"
+    CATEGORY_FULL = "category_full"
+    GUILD_FULL = "guild_full"
+    NAME_REJECTED = "name_rejected"
+    UNAVAILABLE = "unavailable"
+    BAD_REQUEST = "bad_request"
+
+
+class DiscordError(Exception):
+    """A Discord call failed for good (after the transport's own retries)."""
+
+    def __init__(self, kind: DiscordErrorKind, message: str, *, code: int = 0, status: int = 0) -> None:
+        super().__init__(f"{kind.value}: {message} (status={status} code={code})")
+        self.kind = kind
+        self.code = code
+        self.status = status
+
+
+class StorageError(Exception):
+    """The data file could not be written; memory was rolled back to what is on disk."""
+
+
+class CorruptDataError(Exception):
+    """The data file exists but cannot be read as CastBot data; it was left untouched."""

@@ -1,0 +1,181 @@
+"""Protocols the services depend on; adapters implement them (hikari REST, JSON file, clocks)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId, UserId
+from castbot_hikari.domain.models import Application, ApplicationConfig, ChannelSpec, Welcome
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ApplyKey:
+    """The identity of an application: one per (guild, user, config)."""
+
+    guild_id: GuildId
+    user_id: UserId
+    config_id: ConfigId
+
+
+class PendingState(enum.Enum):
+    """How far an unfinished apply got; persisted so a crash can be recovered."""
+
+    RESERVED = "reserved"
+    CHANNEL_CREATED = "channel_created"
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A reservation: an apply that started and has not been recorded or released yet."""
+
+    key: ApplyKey
+    state: PendingState
+    reserved_at_ms: int
+    owner: str
+    channel_id: ChannelId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Undelivered:
+    """A result that could not be shown to the applicant; kept for the server's admins."""
+
+    reference: str
+    key: ApplyKey
+    outcome: str
+    message: str
+    at_ms: int
+    reason: str
+
+
+class ApplicationRepository(Protocol):
+    """Where configs, applications and reservations live.
+
+    ``reserve`` is the atomic check-and-set every implementation must provide: of all processes and
+    tasks that reserve the same key, exactly one wins until the reservation is released or committed.
+    Every mutating method returns only once the change is durable, or raises ``StorageError`` with
+    nothing changed.
+    """
+
+    async def get_config(self, guild_id: GuildId, config_id: ConfigId) -> ApplicationConfig | None:
+        """Return a config of this guild only, or ``None``."""
+        ...
+
+    async def find_application(self, key: ApplyKey) -> Application | None:
+        """Return the recorded application of this identity, if any."""
+        ...
+
+    async def reserve(self, key: ApplyKey, *, owner: str, now_ms: int, stale_after_ms: int) -> Pending | None:
+        """Reserve ``key``; return ``None`` on success or the live reservation that holds it.
+
+        A reservation older than ``stale_after_ms`` (its process died) is taken over, which returns
+        ``None`` too; the caller then finds its state with ``get_pending`` before reserving.
+        """
+        ...
+
+    async def get_pending(self, key: ApplyKey) -> Pending | None:
+        """Return the reservation of ``key``, if any."""
+        ...
+
+    async def mark_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
+        """Record that the reservation's channel exists (before anything else is done with it)."""
+        ...
+
+    async def commit(self, application: Application) -> None:
+        """Record the application and drop its reservation, atomically."""
+        ...
+
+    async def release(self, key: ApplyKey) -> None:
+        """Drop a reservation without recording anything."""
+        ...
+
+    async def remove_application(self, guild_id: GuildId, channel_id: ChannelId) -> None:
+        """Forget an application whose channel no longer exists."""
+        ...
+
+    async def record_undelivered(self, item: Undelivered) -> None:
+        """Keep a result the applicant never saw, for the admins."""
+        ...
+
+    async def list_undelivered(self, guild_id: GuildId | None = None) -> list[Undelivered]:
+        """Return the kept undelivered results (of one guild, or all)."""
+        ...
+
+
+class DiscordOps(Protocol):
+    """The Discord calls the apply flow makes; adapters raise ``DiscordError`` on failure."""
+
+    @property
+    def bot_user_id(self) -> UserId:
+        """Return the bot's own user id."""
+        ...
+
+    async def channel_exists(self, channel_id: ChannelId) -> bool:
+        """Return whether the channel still exists (``False`` on Unknown Channel)."""
+        ...
+
+    async def create_channel(self, spec: ChannelSpec) -> ChannelId:
+        """Create the private application channel and return its id."""
+        ...
+
+    async def send_welcome(self, channel_id: ChannelId, welcome: Welcome) -> None:
+        """Post the welcome message, pinging only the users and roles it names."""
+        ...
+
+    async def delete_channel(self, channel_id: ChannelId) -> None:
+        """Delete a channel (used to undo a channel that could not be recorded)."""
+        ...
+
+    async def find_application_channel(self, key: ApplyKey) -> ChannelId | None:
+        """Find the channel of an application by the identity marker in its topic, never by name."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Whether a message reached the applicant, after how many attempts, and why not."""
+
+    delivered: bool
+    attempts: int
+    reason: str | None = None
+
+
+class Responder(Protocol):
+    """The applicant's ephemeral response to one click (after the defer)."""
+
+    def show_progress(self, text: str) -> None:
+        """Replace the loading message with a progress line; best effort, never blocks the apply."""
+        ...
+
+    async def show_result(self, text: str) -> Delivery:
+        """Replace the response with the final result, retrying within the token's life."""
+        ...
+
+
+class Clock(Protocol):
+    """Time, injectable so tests never sleep."""
+
+    def now_ms(self) -> int:
+        """Return wall-clock Unix time in milliseconds."""
+        ...
+
+    def monotonic(self) -> float:
+        """Return a monotonic time in seconds."""
+        ...
+
+
+class Metrics(Protocol):
+    """Counters and timings with dotted names, e.g. ``apply.created``."""
+
+    def incr(self, name: str, value: int = 1) -> None:
+        """Add ``value`` to a counter."""
+        ...
+
+    def observe(self, name: str, ms: float) -> None:
+        """Record a duration in milliseconds."""
+        ...
+
+
+Sleep = Callable[[float], Awaitable[None]]

@@ -1,0 +1,294 @@
+"""The apply workflow: one private application channel per (guild, user, config), never two.
+
+Order matters and is the whole point of this module:
+1. a per-identity lock (a concurrent click is refused, not queued);
+2. the config, read from the clicking guild only;
+3. the duplicate guard by identity (a record whose channel was deleted by hand is dropped);
+4. a durable reservation *before* the channel exists, so a crash can be recovered and another process
+   cannot race it;
+5. the channel, then its id persisted, then the welcome, then the record (reservation dropped with it).
+Any failure after the reservation either compensates (release; delete a channel that cannot be
+recorded) or leaves state that the next click or the start-up reconciliation can finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from castbot_hikari.domain import naming
+from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind, StorageError
+from castbot_hikari.domain.ids import ChannelId
+from castbot_hikari.domain.models import (
+    Applicant,
+    Application,
+    ApplicationConfig,
+    ApplyOutcome,
+    ChannelSpec,
+    Failure,
+    Rejection,
+    channel_spec,
+    welcome,
+)
+from castbot_hikari.ports import (
+    ApplicationRepository,
+    ApplyKey,
+    Clock,
+    DiscordOps,
+    Metrics,
+    Pending,
+    Responder,
+    Undelivered,
+)
+from castbot_hikari.services.locks import KeyedLocks
+from castbot_hikari.ui import render
+
+logger = logging.getLogger(__name__)
+
+CLEANUP_LIMIT: Final = 30.0
+_FAILURE_OF: Final = {
+    DiscordErrorKind.MISSING_PERMISSIONS: Failure.MISSING_PERMISSIONS,
+    DiscordErrorKind.NOT_FOUND: Failure.CATEGORY_MISSING,
+    DiscordErrorKind.CATEGORY_FULL: Failure.CATEGORY_FULL,
+    DiscordErrorKind.GUILD_FULL: Failure.GUILD_FULL,
+    DiscordErrorKind.NAME_REJECTED: Failure.UNEXPECTED,
+    DiscordErrorKind.UNAVAILABLE: Failure.DISCORD_UNAVAILABLE,
+    DiscordErrorKind.BAD_REQUEST: Failure.UNEXPECTED,
+}
+
+
+def new_reference() -> str:
+    """Return a short id that ties an applicant's error message to the log lines about it."""
+    return secrets.token_hex(4)
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """One click on an Apply button, as the glue hands it over after the defer."""
+
+    key: ApplyKey
+    applicant: Applicant
+    received_at: float
+    ack_ms: float
+
+
+class ApplicationService:
+    """Run the apply workflow and deliver its result.
+
+    Args:
+        repo: Configs, applications and reservations.
+        discord: The Discord calls of the workflow.
+        locks: In-process per-identity locks.
+        metrics: Where counters and timings go.
+        clock: Time source.
+        owner: This process's name in reservations (``host:pid:random``).
+        time_limit: Seconds after which an apply is stopped with a clear message.
+    """
+
+    def __init__(
+        self,
+        repo: ApplicationRepository,
+        discord: DiscordOps,
+        *,
+        locks: KeyedLocks,
+        metrics: Metrics,
+        clock: Clock,
+        owner: str,
+        time_limit: float = 600.0,
+    ) -> None:
+        self._repo = repo
+        self._discord = discord
+        self._locks = locks
+        self._metrics = metrics
+        self._clock = clock
+        self._owner = owner
+        self._time_limit = time_limit
+        # A reservation older than the time limit (plus cleanup) belongs to a process that died.
+        self._stale_after_ms = int((time_limit + CLEANUP_LIMIT) * 1000) + 60_000
+
+    async def handle_click(self, click: Click, responder: Responder) -> ApplyOutcome:
+        """Apply, then show the result; keep it for the admins if the applicant cannot be reached."""
+        self._metrics.incr("apply.clicks")
+        outcome = await self.apply(click.key, click.applicant, responder.show_progress)
+        text = render.apply_outcome(outcome)
+        delivery = await responder.show_result(text)
+        total_ms = (self._clock.monotonic() - click.received_at) * 1000
+        self._metrics.incr(f"apply.{outcome.label}")
+        self._metrics.observe("apply.result_ms", total_ms)
+        logger.info(
+            "apply guild=%s user=%s config=%s outcome=%s ack_ms=%.1f total_ms=%.1f delivered=%s ref=%s",
+            click.key.guild_id, click.key.user_id, click.key.config_id, outcome.label, click.ack_ms,
+            total_ms, delivery.delivered, outcome.reference or "-",
+        )  # fmt: skip
+        if not delivery.delivered:
+            await self._keep_undelivered(click.key, outcome, text, delivery.reason)
+        return outcome
+
+    async def apply(self, key: ApplyKey, applicant: Applicant, progress: Callable[[str], None]) -> ApplyOutcome:
+        """Run the workflow for one click; never raises for expected or Discord/storage failures."""
+        with self._locks.try_hold(key) as held:
+            if not held:
+                return ApplyOutcome.rejected(Rejection.IN_PROGRESS)
+            reference = new_reference()
+            timeout = asyncio.timeout(self._time_limit)
+            try:
+                async with timeout:
+                    return await self._apply(key, applicant, progress)
+            except TimeoutError:
+                if not timeout.expired():
+                    raise
+                logger.warning("apply timed out key=%s limit_s=%s ref=%s", key, self._time_limit, reference)
+                return await self._after_timeout(key, applicant, reference)
+            except StorageError as exc:
+                logger.error("apply storage failure key=%s ref=%s error=%s", key, reference, exc)
+                return ApplyOutcome.failed(Failure.STORAGE, reference, str(exc))
+            except DiscordError as exc:
+                logger.warning("apply discord failure key=%s ref=%s error=%s", key, reference, exc)
+                return ApplyOutcome.failed(_FAILURE_OF[exc.kind], reference, str(exc))
+            except Exception as exc:  # the one place unexpected errors become a message
+                logger.exception("apply failed unexpectedly key=%s ref=%s", key, reference)
+                return ApplyOutcome.failed(Failure.UNEXPECTED, reference, type(exc).__name__)
+
+    async def _apply(self, key: ApplyKey, applicant: Applicant, progress: Callable[[str], None]) -> ApplyOutcome:
+        config = await self._repo.get_config(key.guild_id, key.config_id)
+        if config is None:
+            return ApplyOutcome.rejected(Rejection.CONFIG_NOT_FOUND)
+        if config.stage == "closed":
+            return ApplyOutcome.rejected(Rejection.CLOSED)
+        if (open_channel := await self._existing_channel(key)) is not None:
+            return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, open_channel)
+        previous = await self._repo.get_pending(key)
+        held = await self._repo.reserve(key, owner=self._owner, now_ms=self._clock.now_ms(),
+                                        stale_after_ms=self._stale_after_ms)  # fmt: skip
+        if isinstance(held, Application):  # another process recorded it since we looked
+            return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, held.channel_id)
+        if isinstance(held, Pending):
+            return ApplyOutcome.rejected(Rejection.IN_PROGRESS)
+        spec = channel_spec(config, applicant, self._discord.bot_user_id)
+        if previous is not None and (adopted := await self._adoptable(key, previous)) is not None:
+            await self._record(config, applicant, adopted, spec.name)
+            return ApplyOutcome.created(adopted)
+        progress(render.PROGRESS_CREATING)
+        channel_id = await self._create_reserved(key, spec)
+        await self._persist_channel(key, channel_id)
+        await self._welcome(config, applicant, channel_id)
+        await self._record(config, applicant, channel_id, spec.name)
+        return ApplyOutcome.created(channel_id)
+
+    async def _existing_channel(self, key: ApplyKey) -> ChannelId | None:
+        """Return the channel of a live application; drop a record whose channel was deleted."""
+        existing = await self._repo.find_application(key)
+        if existing is None:
+            return None
+        if await self._discord.channel_exists(existing.channel_id):
+            self._metrics.incr("apply.duplicates_prevented")
+            return existing.channel_id
+        logger.info("removing orphan application key=%s channel=%s", key, existing.channel_id)
+        self._metrics.incr("apply.orphans_removed")
+        await self._repo.remove_application(key.guild_id, existing.channel_id)
+        return None
+
+    async def _adoptable(self, key: ApplyKey, previous: Pending) -> ChannelId | None:
+        """Return the channel a dead process created for this reservation, if it exists."""
+        channel = previous.channel_id or await self._discord.find_application_channel(key)
+        if channel is not None and await self._discord.channel_exists(channel):
+            logger.info("adopting channel of an interrupted apply key=%s channel=%s", key, channel)
+            return channel
+        return None
+
+    async def _create_reserved(self, key: ApplyKey, spec: ChannelSpec) -> ChannelId:
+        try:
+            return await self._create_channel(key, spec)
+        except BaseException:
+            await self._release_quietly(key)
+            raise
+
+    async def _create_channel(self, key: ApplyKey, spec: ChannelSpec) -> ChannelId:
+        try:
+            return await self._discord.create_channel(spec)
+        except DiscordError as exc:
+            if exc.kind is DiscordErrorKind.NAME_REJECTED:  # word filter: retry once with a neutral name
+                logger.info("channel name rejected, using neutral name key=%s", key)
+                neutral = dataclasses.replace(spec, name=naming.fallback_channel_name(key.user_id))
+                return await self._discord.create_channel(neutral)
+            if exc.kind is DiscordErrorKind.UNAVAILABLE:
+                # The request may have reached Discord before failing: never leave a twin behind.
+                with contextlib.suppress(DiscordError):
+                    if (found := await self._discord.find_application_channel(key)) is not None:
+                        return found
+            raise
+
+    async def _persist_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
+        try:
+            await self._repo.mark_channel(key, channel_id)
+        except StorageError:
+            await self._undo_channel(key, channel_id)
+            raise
+
+    async def _welcome(self, config: ApplicationConfig, applicant: Applicant, channel_id: ChannelId) -> None:
+        try:
+            await self._discord.send_welcome(channel_id, welcome(config, applicant))
+        except DiscordError as exc:  # the channel stands and is recorded; the admins can greet by hand
+            self._metrics.incr("apply.welcome_failed")
+            logger.warning("welcome message failed channel=%s error=%s", channel_id, exc)
+
+    async def _record(self, config: ApplicationConfig, applicant: Applicant, channel_id: ChannelId, name: str) -> None:
+        application = Application.new(config, applicant, channel_id, name, self._clock.now_ms())
+        try:
+            await self._repo.commit(application)
+        except StorageError:
+            key = ApplyKey(config.guild_id, applicant.user_id, config.config_id)
+            await self._undo_channel(key, channel_id)
+            raise
+
+    async def _undo_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
+        """Delete a channel that cannot be recorded, so a retry starts clean instead of duplicating."""
+        try:
+            await self._discord.delete_channel(channel_id)
+        except DiscordError as exc:
+            logger.error("could not delete unrecorded channel key=%s channel=%s error=%s", key, channel_id, exc)
+        await self._release_quietly(key)
+
+    async def _release_quietly(self, key: ApplyKey) -> None:
+        try:
+            await self._repo.release(key)
+        except StorageError as exc:
+            # Memory still matches the disk; this process takes its own reservation over on the next click.
+            logger.error("could not release reservation key=%s error=%s", key, exc)
+
+    async def _after_timeout(self, key: ApplyKey, applicant: Applicant, reference: str) -> ApplyOutcome:
+        """Finish or undo a timed-out apply so the applicant is never left with a half-made state."""
+        try:
+            async with asyncio.timeout(CLEANUP_LIMIT):
+                if (recorded := await self._repo.find_application(key)) is not None:
+                    return ApplyOutcome.created(recorded.channel_id)
+                pending = await self._repo.get_pending(key)
+                config = await self._repo.get_config(key.guild_id, key.config_id)
+                if pending is not None and config is not None:
+                    channel = await self._adoptable(key, pending)
+                    if channel is not None:
+                        await self._record(config, applicant, channel, "")
+                        return ApplyOutcome.created(channel)
+                    await self._repo.release(key)
+        except (TimeoutError, DiscordError, StorageError) as exc:
+            logger.error("cleanup after timeout failed key=%s ref=%s error=%s", key, reference, exc)
+        return ApplyOutcome.failed(Failure.TIMED_OUT, reference)
+
+    async def _keep_undelivered(self, key: ApplyKey, outcome: ApplyOutcome, text: str, reason: str | None) -> None:
+        reference = outcome.reference or new_reference()
+        self._metrics.incr("followup.given_up")
+        logger.warning(
+            "result not delivered guild=%s user=%s config=%s outcome=%s reason=%s ref=%s",
+            key.guild_id, key.user_id, key.config_id, outcome.label, reason, reference,
+        )  # fmt: skip
+        item = Undelivered(reference, key, outcome.label, text, self._clock.now_ms(), reason or "unknown")
+        try:
+            await self._repo.record_undelivered(item)
+        except StorageError as exc:
+            logger.error("could not keep undelivered result ref=%s error=%s", reference, exc)

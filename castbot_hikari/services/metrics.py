@@ -1,0 +1,56 @@
+"""In-memory counters and timings (the ``Metrics`` port), readable by admins and benchmarks."""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Percentiles of one timing, in milliseconds."""
+
+    count: int
+    p50: float
+    p99: float
+    max: float
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the nearest-rank percentile of ``values`` (0.0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+class InMemoryMetrics:
+    """Counters and bounded timing samples, keyed by dotted names such as ``apply.created``."""
+
+    def __init__(self, max_samples: int = 100_000) -> None:
+        self.counters: collections.Counter[str] = collections.Counter()
+        self._samples: dict[str, collections.deque[float]] = {}
+        self._max_samples = max_samples
+
+    def incr(self, name: str, value: int = 1) -> None:
+        """Add ``value`` to a counter."""
+        self.counters[name] += value
+
+    def observe(self, name: str, ms: float) -> None:
+        """Record one duration."""
+        samples = self._samples.get(name)
+        if samples is None:
+            samples = self._samples[name] = collections.deque(maxlen=self._max_samples)
+        samples.append(ms)
+
+    def summary(self, name: str) -> Summary:
+        """Return count, p50, p99 and max of a timing."""
+        values = list(self._samples.get(name, ()))
+        return Summary(len(values), percentile(values, 0.5), percentile(values, 0.99), max(values, default=0.0))
+
+    def snapshot(self) -> Mapping[str, int]:
+        """Return a copy of all counters."""
+        return dict(self.counters)
