@@ -67,11 +67,14 @@ class ApplicationRepository(Protocol):
         """Return the recorded application of this identity, if any."""
         ...
 
-    async def reserve(self, key: ApplyKey, *, owner: str, now_ms: int, stale_after_ms: int) -> Pending | None:
-        """Reserve ``key``; return ``None`` on success or the live reservation that holds it.
+    async def reserve(
+        self, key: ApplyKey, *, owner: str, now_ms: int, stale_after_ms: int
+    ) -> Pending | Application | None:
+        """Reserve ``key``: ``None`` when won, else the live reservation or the recorded application.
 
-        A reservation older than ``stale_after_ms`` (its process died) is taken over, which returns
-        ``None`` too; the caller then finds its state with ``get_pending`` before reserving.
+        A reservation older than ``stale_after_ms`` (its process died) or made by ``owner`` itself (the
+        caller holds the owner's in-process lock, so that reservation's apply is over) is taken over,
+        which also returns ``None``; callers read ``get_pending`` first to learn what it had done.
         """
         ...
 

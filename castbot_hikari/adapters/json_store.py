@@ -127,7 +127,7 @@ class JsonApplicationRepository:
         if (existing := self._find(key)) is not None:
             return existing
         held = self._pending(key)
-        if held is not None and now_ms - held.reserved_at_ms < stale_after_ms:
+        if held is not None and held.owner != owner and now_ms - held.reserved_at_ms < stale_after_ms:
             return held
         if held is not None:
             logger.warning("taking over stale reservation key=%s owner=%s", _key_str(key), held.owner)

@@ -111,13 +111,32 @@ class ApplicationService:
         self._time_limit = time_limit
         # A reservation older than the time limit (plus cleanup) belongs to a process that died.
         self._stale_after_ms = int((time_limit + CLEANUP_LIMIT) * 1000) + 60_000
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for running applies to finish; return whether they did."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def handle_click(self, click: Click, responder: Responder) -> ApplyOutcome:
         """Apply, then show the result; keep it for the admins if the applicant cannot be reached."""
         self._metrics.incr("apply.clicks")
-        outcome = await self.apply(click.key, click.applicant, responder.show_progress)
-        text = render.apply_outcome(outcome)
-        delivery = await responder.show_result(text)
+        self._running += 1
+        self._idle.clear()
+        try:
+            outcome = await self.apply(click.key, click.applicant, responder.show_progress)
+            text = render.apply_outcome(outcome)
+            delivery = await responder.show_result(text)
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
         total_ms = (self._clock.monotonic() - click.received_at) * 1000
         self._metrics.incr(f"apply.{outcome.label}")
         self._metrics.observe("apply.result_ms", total_ms)

@@ -1,0 +1,161 @@
+"""``DiscordOps`` over hikari's REST client: the only module of the apply flow that speaks hikari."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final, cast
+
+import hikari
+
+from castbot_hikari.domain import naming
+from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind
+from castbot_hikari.domain.ids import ChannelId, UserId
+from castbot_hikari.domain.models import ChannelSpec, Welcome
+from castbot_hikari.domain.permissions import Overwrite, OverwriteTarget
+from castbot_hikari.ports import ApplyKey
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_CHANNEL: Final = 10003
+MISSING_ACCESS: Final = 50001
+MISSING_PERMISSIONS: Final = 50013
+GUILD_CHANNEL_LIMIT: Final = 30013
+WORD_FILTER: Final = 20031
+INVALID_FORM_BODY: Final = 50035
+
+
+def _form_error_codes(errors: Mapping[str, Any] | None, field: str) -> list[str]:
+    """Return the inner ``code``s of a 50035 error for one top-level field."""
+    entry: Any = (errors or {}).get(field)
+    items: Any = cast("Mapping[str, Any]", entry).get("_errors") if isinstance(entry, Mapping) else None
+    if not isinstance(items, list):
+        return []
+    return [str(cast("Mapping[str, Any]", item).get("code")) for item in cast("list[Any]", items)
+            if isinstance(item, Mapping)]  # fmt: skip
+
+
+def classify(exc: hikari.HTTPError) -> DiscordError:
+    """Translate a hikari REST failure (after hikari's own retries) into a ``DiscordError``."""
+    if isinstance(exc, hikari.BadRequestError):
+        return _bad_request(exc)
+    if isinstance(exc, hikari.ForbiddenError):
+        return DiscordError(DiscordErrorKind.MISSING_PERMISSIONS, exc.message, code=exc.code, status=403)
+    if isinstance(exc, hikari.NotFoundError):
+        return DiscordError(DiscordErrorKind.NOT_FOUND, exc.message, code=exc.code, status=404)
+    if isinstance(exc, hikari.HTTPResponseError):
+        kind = DiscordErrorKind.UNAVAILABLE if int(exc.status) >= 500 else DiscordErrorKind.BAD_REQUEST
+        return DiscordError(kind, exc.message, code=exc.code, status=int(exc.status))
+    # Connection errors after hikari's retries and rate limits too long to wait out.
+    return DiscordError(DiscordErrorKind.UNAVAILABLE, str(exc) or type(exc).__name__)
+
+
+def _bad_request(exc: hikari.BadRequestError) -> DiscordError:
+    if exc.code == GUILD_CHANNEL_LIMIT:
+        return DiscordError(DiscordErrorKind.GUILD_FULL, exc.message, code=exc.code, status=400)
+    if exc.code == WORD_FILTER:
+        return DiscordError(DiscordErrorKind.NAME_REJECTED, exc.message, code=exc.code, status=400)
+    if exc.code == INVALID_FORM_BODY:
+        parent = _form_error_codes(exc.errors, "parent_id")
+        if "CHANNEL_PARENT_MAX_CHANNELS" in parent:
+            return DiscordError(DiscordErrorKind.CATEGORY_FULL, exc.message, code=exc.code, status=400)
+        if parent:  # the category was deleted or is not a category
+            return DiscordError(DiscordErrorKind.NOT_FOUND, exc.message, code=exc.code, status=400)
+        if _form_error_codes(exc.errors, "name"):
+            return DiscordError(DiscordErrorKind.NAME_REJECTED, exc.message, code=exc.code, status=400)
+    return DiscordError(DiscordErrorKind.BAD_REQUEST, exc.message, code=exc.code, status=400)
+
+
+def to_hikari(overwrite: Overwrite) -> hikari.PermissionOverwrite:
+    """Return hikari's form of a domain overwrite."""
+    kind = (
+        hikari.PermissionOverwriteType.ROLE
+        if overwrite.target is OverwriteTarget.ROLE
+        else hikari.PermissionOverwriteType.MEMBER
+    )
+    return hikari.PermissionOverwrite(
+        id=hikari.Snowflake(overwrite.target_id),
+        type=kind,
+        allow=hikari.Permissions(int(overwrite.allow)),
+        deny=hikari.Permissions(int(overwrite.deny)),
+    )
+
+
+class HikariDiscordOps:
+    """The apply flow's Discord calls over ``hikari.api.RESTClient``.
+
+    Args:
+        rest: hikari's REST client (it retries 5xx and connection errors and waits out 429s itself).
+        bot_user_id: The bot's own user id, from the token or READY.
+    """
+
+    def __init__(self, rest: hikari.api.RESTClient, bot_user_id: UserId) -> None:
+        self._rest = rest
+        self._bot_user_id = bot_user_id
+
+    @property
+    def bot_user_id(self) -> UserId:
+        """Return the bot's own user id."""
+        return self._bot_user_id
+
+    async def channel_exists(self, channel_id: ChannelId) -> bool:
+        """Return whether the channel exists; one the bot cannot see still counts as existing."""
+        try:
+            await self._rest.fetch_channel(channel_id)
+        except hikari.NotFoundError:
+            return False
+        except hikari.ForbiddenError:
+            return True  # it exists; claiming otherwise could make a duplicate
+        except hikari.HTTPError as exc:
+            raise classify(exc) from exc
+        return True
+
+    async def create_channel(self, spec: ChannelSpec) -> ChannelId:
+        """Create a private text channel and return its id."""
+        try:
+            channel = await self._rest.create_guild_text_channel(
+                spec.guild_id,
+                spec.name,
+                topic=spec.topic,
+                category=spec.category_id if spec.category_id is not None else hikari.UNDEFINED,
+                permission_overwrites=[to_hikari(overwrite) for overwrite in spec.overwrites],
+                reason="Season application",
+            )
+        except hikari.HTTPError as exc:
+            raise classify(exc) from exc
+        return ChannelId(int(channel.id))
+
+    async def send_welcome(self, channel_id: ChannelId, welcome: Welcome) -> None:
+        """Post the welcome, pinging exactly the users and roles it names."""
+        try:
+            await self._rest.create_message(
+                channel_id,
+                welcome.content,
+                user_mentions=list(welcome.mention_users),
+                role_mentions=list(welcome.mention_roles),
+                mentions_everyone=False,
+            )
+        except hikari.HTTPError as exc:
+            raise classify(exc) from exc
+
+    async def delete_channel(self, channel_id: ChannelId) -> None:
+        """Delete a channel; one already gone is fine."""
+        try:
+            await self._rest.delete_channel(channel_id)
+        except hikari.NotFoundError:
+            return
+        except hikari.HTTPError as exc:
+            raise classify(exc) from exc
+
+    async def find_application_channel(self, key: ApplyKey) -> ChannelId | None:
+        """Find an application channel by its topic marker among the guild's channels."""
+        try:
+            channels = await self._rest.fetch_guild_channels(key.guild_id)
+        except hikari.HTTPError as exc:
+            raise classify(exc) from exc
+        for channel in channels:
+            if isinstance(channel, hikari.GuildTextChannel):
+                found = naming.parse_topic_marker(channel.topic)
+                if found == (key.user_id, key.config_id):
+                    return ChannelId(int(channel.id))
+        return None

@@ -1,0 +1,94 @@
+"""The composition root: the GatewayBot, the lightbulb client, DI registrations and lifecycle."""
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+import hikari
+import lightbulb
+
+from castbot_hikari.adapters.followups import FollowupSender
+from castbot_hikari.adapters.hikari_ops import HikariDiscordOps
+from castbot_hikari.adapters.json_store import JsonApplicationRepository
+from castbot_hikari.domain.ids import UserId
+from castbot_hikari.ports import Clock
+from castbot_hikari.services.applications import ApplicationService
+from castbot_hikari.services.clock import SystemClock
+from castbot_hikari.services.locks import KeyedLocks
+from castbot_hikari.services.metrics import InMemoryMetrics
+from castbot_hikari.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Component interactions arrive whatever the intents; GUILDS keeps the cache's guilds and channels for
+# admins' commands. No privileged intent is needed.
+INTENTS = hikari.Intents.GUILDS
+EXTENSIONS = ("extensions.apply",)
+DRAIN_SECONDS = 20.0
+
+
+@dataclass(slots=True)
+class App:
+    """Everything ``build_app`` wired together, so tests and the sandbox can reach it."""
+
+    bot: hikari.GatewayBot
+    client: lightbulb.Client
+    repository: JsonApplicationRepository
+    service: ApplicationService
+    metrics: InMemoryMetrics
+
+
+def process_owner() -> str:
+    """Return this process's name in reservations: host, pid and a random part (pids get reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def build_app(
+    settings: Settings,
+    repository: JsonApplicationRepository,
+    *,
+    http_settings: hikari.impl.HTTPSettings | None = None,
+    max_retries: int = 3,
+    clock: Clock | None = None,
+) -> App:
+    """Wire the bot: REST at ``settings.api_url``, the apply extension, services and their lifecycle."""
+    clock = clock or SystemClock()
+    bot = hikari.GatewayBot(
+        settings.token,
+        intents=INTENTS,
+        rest_url=settings.api_url,
+        logs=None,  # logging is configured once by the CLI
+        banner=None,
+        auto_chunk_members=False,
+        http_settings=http_settings,
+        max_retries=max_retries,
+    )
+    client = lightbulb.client_from_app(bot)
+    metrics = InMemoryMetrics()
+    discord = HikariDiscordOps(bot.rest, UserId(settings.bot_user_id))
+    service = ApplicationService(
+        repository, discord, locks=KeyedLocks(), metrics=metrics, clock=clock, owner=process_owner(),
+        time_limit=settings.apply_timeout,
+    )  # fmt: skip
+    registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
+    registry.register_value(Settings, settings)
+    registry.register_value(ApplicationService, service)
+    registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
+    registry.register_value(Clock, clock)
+
+    async def on_starting(_: hikari.StartingEvent) -> None:
+        await client.load_extensions(*EXTENSIONS)
+        await client.start()
+
+    async def on_stopping(_: hikari.StoppingEvent) -> None:
+        drained = await service.drain(DRAIN_SECONDS)
+        if not drained:
+            logger.warning("stopping with applies still running; start-up will finish them")
+        await client.stop()
+        await repository.close()
+
+    bot.subscribe(hikari.StartingEvent, on_starting)
+    bot.subscribe(hikari.StoppingEvent, on_stopping)
+    return App(bot, client, repository, service, metrics)

@@ -1,0 +1,68 @@
+"""The ``castbot-hikari`` command line: ``run`` the bot (more commands register themselves here)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import hikari
+
+from castbot_hikari.domain.errors import CorruptDataError
+from castbot_hikari.settings import Settings, SettingsError
+
+logger = logging.getLogger(__name__)
+
+
+def configure_logging(level: int) -> None:
+    """Log to stderr, one line per record, with the logger's name."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", force=True)
+    # hikari's own per-request debug output is noise at the bot's DEBUG level.
+    logging.getLogger("hikari").setLevel(max(level, logging.INFO))
+
+
+def fail(message: str, code: int = 2) -> int:
+    """Write a one-line error (no traceback) and return the exit code."""
+    sys.stderr.write(f"castbot-hikari: error: {message}\n")
+    return code
+
+
+def run_bot() -> int:
+    """Start the bot with settings from the environment; return the exit code."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        return fail(str(exc))
+    configure_logging(settings.log_level_number)
+    from castbot_hikari.adapters.json_store import JsonApplicationRepository  # noqa: PLC0415 - after settings
+    from castbot_hikari.app import build_app  # noqa: PLC0415
+
+    try:
+        repository = JsonApplicationRepository.open(settings.data_dir)
+    except CorruptDataError as exc:
+        return fail(f"refusing to start: {exc}. Fix or move the file; it was not changed.", 1)
+    app = build_app(settings, repository)
+    try:
+        app.bot.run(check_for_updates=False, close_loop=True)
+    except hikari.UnauthorizedError:
+        return fail("CASTBOT_TOKEN was refused by the Discord API (401 Unauthorized)", 1)
+    except hikari.HTTPError as exc:
+        return fail(f"could not reach the Discord API at {settings.api_url}: {exc}", 1)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="castbot-hikari", description="Season applications for ORGs on Discord.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="start the bot (settings from the environment and .env)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return run_bot()
+    return fail(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first

@@ -1,0 +1,116 @@
+"""Settings from the environment (and an optional ``.env``): the only module that reads them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+DISCORD_API_URL: Final = "https://discord.com/api/v10"
+LOG_LEVELS: Final = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it and says what is expected."""
+
+
+def bot_id_from_token(token: str) -> int:
+    """Return the bot's user id, which a bot token carries base64-encoded in its first segment.
+
+    Raises:
+        ValueError: The token does not have that shape.
+    """
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError("a bot token has three dot-separated parts")
+    first = parts[0] + "=" * (-len(parts[0]) % 4)
+    try:
+        decoded = base64.b64decode(first, altchars=b"-_", validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError("the token's first part is not a base64 user id") from exc
+    if not decoded.isdigit():
+        raise ValueError("the token's first part is not a base64 user id")
+    return int(decoded)
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise SettingsError(f"{name} must be greater than 0, got {raw!r}")
+    return value
+
+
+def _api_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"CASTBOT_API_URL must be an http(s) URL such as {DISCORD_API_URL}, got {raw!r}")
+    return raw.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The bot's configuration.
+
+    Attributes:
+        token: The bot token (never printed: excluded from ``repr``).
+        api_url: REST base URL including ``/api/v10``; any Discord-compatible API works.
+        data_dir: Folder of ``playerData.json``.
+        log_level: Logging level name.
+        apply_timeout: Seconds after which an apply is stopped with a clear message.
+    """
+
+    token: str = field(repr=False)
+    api_url: str = DISCORD_API_URL
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    apply_timeout: float = 600.0
+
+    @property
+    def bot_user_id(self) -> int:
+        """Return the bot's user id from its token."""
+        return bot_id_from_token(self.token)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+        """Read settings; the process environment wins over the ``.env`` file.
+
+        Raises:
+            SettingsError: A setting is missing or malformed (the message names it).
+        """
+        values: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        token = values.get("CASTBOT_TOKEN", "").strip()
+        if not token:
+            raise SettingsError("CASTBOT_TOKEN is not set: put your bot token in the environment or in .env")
+        try:
+            bot_id_from_token(token)
+        except ValueError as exc:
+            raise SettingsError(f"CASTBOT_TOKEN is malformed: {exc}") from None
+        level = values.get("CASTBOT_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if level not in LOG_LEVELS:
+            raise SettingsError(f"CASTBOT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        return cls(
+            token=token,
+            api_url=_api_url(values.get("CASTBOT_API_URL", "").strip() or DISCORD_API_URL),
+            data_dir=Path(values.get("CASTBOT_DATA_DIR", "").strip() or "data"),
+            log_level=level,
+            apply_timeout=_positive_float("CASTBOT_APPLY_TIMEOUT", values.get("CASTBOT_APPLY_TIMEOUT", "600")),
+        )
+
+    @property
+    def log_level_number(self) -> int:
+        """Return the numeric logging level."""
+        return logging.getLevelNamesMapping()[self.log_level]

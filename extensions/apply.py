@@ -1,0 +1,65 @@
+"""The Apply button: parse, defer, hand over to the service. Glue only.
+
+Posted Apply buttons (``apply_<configId>``) outlive this process, so they are matched by prefix in a
+plain listener rather than by lightbulb's per-process component menus. Lightbulb's error handlers do
+not cover listeners: this one guards itself, and the service never raises for expected failures.
+"""
+
+import logging
+
+import hikari
+import lightbulb
+
+from castbot_hikari.adapters.followups import FollowupSender, HikariResponder
+from castbot_hikari.domain.ids import GuildId, UserId, snowflake_time_ms
+from castbot_hikari.domain.models import Applicant
+from castbot_hikari.ports import ApplyKey, Clock
+from castbot_hikari.services.applications import ApplicationService, Click
+from castbot_hikari.ui import custom_ids, render
+
+logger = logging.getLogger(__name__)
+loader = lightbulb.Loader()
+EPHEMERAL = hikari.MessageFlag.EPHEMERAL
+
+
+@loader.listener(hikari.ComponentInteractionCreateEvent)
+async def on_apply_click(
+    event: hikari.ComponentInteractionCreateEvent,
+    service: ApplicationService,
+    followups: FollowupSender,
+    clock: Clock,
+) -> None:
+    """Acknowledge an Apply click first, then run the apply in this listener's own task."""
+    inter = event.interaction
+    if not inter.custom_id.startswith(custom_ids.APPLY_PREFIX):
+        return  # not our button
+    received = clock.monotonic()
+    config_id = custom_ids.parse_apply(inter.custom_id)
+    if config_id is None or inter.guild_id is None or inter.member is None:
+        text = render.BROKEN_BUTTON if config_id is None else render.DM_NOT_SUPPORTED
+        await _reply_quietly(inter, text)
+        return
+    try:
+        # The first thing done: nothing (no disk, no cache miss, no REST) may delay the 3 s ack.
+        await inter.create_initial_response(hikari.ResponseType.DEFERRED_MESSAGE_CREATE, flags=EPHEMERAL)
+    except hikari.HTTPError as exc:
+        logger.warning("defer failed interaction=%s guild=%s error=%s", inter.id, inter.guild_id, exc)
+        return  # the user saw "This interaction failed" and nothing was created: a new click starts over
+    ack_ms = (clock.monotonic() - received) * 1000
+    logger.debug("defer sent interaction=%s guild=%s ack_ms=%.1f", inter.id, inter.guild_id, ack_ms)
+    member = inter.member
+    click = Click(
+        key=ApplyKey(GuildId(inter.guild_id), UserId(inter.user.id), config_id),
+        applicant=Applicant(UserId(member.id), member.username, member.display_name, str(member.display_avatar_url)),
+        received_at=received,
+        ack_ms=ack_ms,
+    )
+    deadline = followups.token_deadline(snowflake_time_ms(inter.id))
+    await service.handle_click(click, HikariResponder(inter, followups, deadline=deadline))
+
+
+async def _reply_quietly(inter: hikari.ComponentInteraction, text: str) -> None:
+    try:
+        await inter.create_initial_response(hikari.ResponseType.MESSAGE_CREATE, text, flags=EPHEMERAL)
+    except hikari.HTTPError as exc:
+        logger.warning("reply failed interaction=%s error=%s", inter.id, exc)
