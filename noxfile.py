@@ -1,0 +1,44 @@
+"""Developer tasks: ``nox`` runs lint, typecheck and tests (what CI runs); ``nox -s fmt`` formats."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+PATHS = ("castbot_hikari", "extensions", "tests", "noxfile.py")
+
+
+def install(session: nox.Session) -> None:
+    """Install the project with its development extras into the session's virtualenv."""
+    session.install("-e", ".[dev]")
+
+
+@nox.session
+def fmt(session: nox.Session) -> None:
+    """Format the code and apply safe lint fixes."""
+    install(session)
+    session.run("ruff", "format", *PATHS)
+    session.run("ruff", "check", "--fix", *PATHS)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check formatting and lint rules (ruff)."""
+    install(session)
+    session.run("ruff", "format", "--check", *PATHS)
+    session.run("ruff", "check", *PATHS)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check everything with pyright in strict mode."""
+    install(session)
+    session.run("pyright")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite; ``nox -s tests -- --coverage`` is not wired yet, pass pytest args after --."""
+    install(session)
+    session.run("pytest", *session.posargs)
