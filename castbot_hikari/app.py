@@ -61,6 +61,7 @@ def build_app(
         rest_url=settings.api_url,
         logs=None,  # logging is configured once by the CLI
         banner=None,
+        suppress_optimization_warning=True,
         auto_chunk_members=False,
         http_settings=http_settings,
         max_retries=max_retries,

@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="castbot-hikari", description="Season applications for ORGs on Discord.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="start the bot (settings from the environment and .env)")
+    sandbox = commands.add_parser(
+        "sandbox", help="run the real bot against a local Discord emulator with simulated applicants"
+    )
+    from castbot_hikari import sandbox as sandbox_module  # noqa: PLC0415 - keeps `run` free of the emulator
+
+    sandbox_module.add_arguments(sandbox)
     return parser
 
 
@@ -65,4 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return run_bot()
+    if args.command == "sandbox":
+        from castbot_hikari import sandbox  # noqa: PLC0415
+
+        return sandbox.main(args)
     return fail(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first

@@ -49,7 +49,9 @@ def make_service(
     )  # fmt: skip
 
 
-async def click(service: ApplicationService, key: ApplyKey = KEY, name: str = "Kevin A") -> tuple[ApplyOutcome, FakeResponder]:
+async def click(
+    service: ApplicationService, key: ApplyKey = KEY, name: str = "Kevin A"
+) -> tuple[ApplyOutcome, FakeResponder]:
     responder = FakeResponder()
     outcome = await service.handle_click(Click(key, applicant(key.user_id, name), 0.0, 1.0), responder)
     return outcome, responder
@@ -65,12 +67,15 @@ async def test_single_click_creates_channel_welcome_record_and_result(repo: Json
     assert channel.spec.category_id == CATEGORY
     assert f"[castbot-app:{USER}:{CONFIG}]" in channel.spec.topic
     (welcome,) = channel.messages
-    assert f"<@{USER}>" in welcome.content and f"<@&{ROLE}>" in welcome.content
+    assert f"<@{USER}>" in welcome.content
+    assert f"<@&{ROLE}>" in welcome.content
     assert seen.progress == [render.PROGRESS_CREATING]
     assert seen.results == [f"✅ Your application channel has been created: <#{channel.id}>"]
     recorded = await repo.find_application(KEY)
-    assert recorded is not None and recorded.channel_id == channel.id
-    assert recorded.extra["displayName"] == "Kevin A" and recorded.extra["channelName"] == "📝kevina-app"
+    assert recorded is not None
+    assert recorded.channel_id == channel.id
+    assert recorded.extra["displayName"] == "Kevin A"
+    assert recorded.extra["channelName"] == "📝kevina-app"
     assert await repo.get_pending(KEY) is None
 
 
@@ -82,10 +87,9 @@ async def test_five_concurrent_clicks_make_one_channel_and_five_final_messages(
     discord.gate = asyncio.Event()
     service = make_service(repo, discord)
     clicks = [asyncio.create_task(click(service)) for _ in range(5)]
-    while discord.create_attempts == 0:  # let every click reach the service while the first is held
+    for _ in range(50):  # let every click reach the service while the first is held at the gate
         await asyncio.sleep(0)
-    for _ in range(20):
-        await asyncio.sleep(0)
+    assert discord.create_attempts == 1
     discord.gate.set()
     results = await asyncio.gather(*clicks)
     kinds = sorted(outcome.label for outcome, _ in results)
@@ -102,7 +106,8 @@ async def test_second_click_after_success_points_to_existing_channel(repo: JsonA
     service = make_service(repo, discord)
     first, _ = await click(service)
     second, seen = await click(service)
-    assert second.rejection is Rejection.ALREADY_APPLIED and second.channel_id == first.channel_id
+    assert second.rejection is Rejection.ALREADY_APPLIED
+    assert second.channel_id == first.channel_id
     assert seen.results == [f"You already have an application channel: <#{first.channel_id}>"]
     assert len(discord.channels) == 1
 
@@ -125,10 +130,12 @@ async def test_orphan_record_is_removed_and_reapply_works(repo: JsonApplicationR
     assert first.channel_id is not None
     del discord.channels[first.channel_id]  # an admin deleted the channel by hand
     second, seen = await click(service)
-    assert second.kind is OutcomeKind.CREATED and second.channel_id != first.channel_id
+    assert second.kind is OutcomeKind.CREATED
+    assert second.channel_id != first.channel_id
     assert seen.results[0].startswith("✅")
     recorded = await repo.find_application(KEY)
-    assert recorded is not None and recorded.channel_id == second.channel_id
+    assert recorded is not None
+    assert recorded.channel_id == second.channel_id
     apps = repo.document.doc[str(GUILD)]["applications"]
     assert list(apps) == [str(second.channel_id)]
 
@@ -139,7 +146,8 @@ async def test_unknown_config_creates_nothing(repo: JsonApplicationRepository) -
     outcome, seen = await click(make_service(repo, discord), ApplyKey(GUILD, USER, ConfigId("config_1_2")))
     assert outcome.rejection is Rejection.CONFIG_NOT_FOUND
     assert "no longer set up" in seen.results[0]
-    assert discord.channels == {} and discord.create_attempts == 0
+    assert discord.channels == {}
+    assert discord.create_attempts == 0
 
 
 @pytest.mark.asyncio
@@ -155,7 +163,8 @@ async def test_closed_config_is_refused(data_dir: Path) -> None:
     repo = JsonApplicationRepository.open(data_dir, fsync=False)
     repo.document.doc[str(GUILD)]["applicationConfigs"][CONFIG]["stage"] = "closed"
     outcome, seen = await click(make_service(repo, FakeDiscordOps()))
-    assert outcome.rejection is Rejection.CLOSED and seen.results == ["🔒 Applications are closed."]
+    assert outcome.rejection is Rejection.CLOSED
+    assert seen.results == ["🔒 Applications are closed."]
 
 
 @pytest.mark.asyncio
@@ -180,9 +189,12 @@ async def test_category_full_fails_clearly_and_releases_reservation(repo: JsonAp
     discord.fail_next["create_channel"] = [DiscordError(DiscordErrorKind.CATEGORY_FULL, "Maximum", code=50035)]
     service = make_service(repo, discord)
     outcome, seen = await click(service)
-    assert outcome.failure is Failure.CATEGORY_FULL and outcome.reference
-    assert "category is full" in seen.results[0] and outcome.reference in seen.results[0]
-    assert "50035" not in seen.results[0] and "Maximum" not in seen.results[0]  # no raw Discord text
+    assert outcome.failure is Failure.CATEGORY_FULL
+    assert outcome.reference
+    assert "category is full" in seen.results[0]
+    assert outcome.reference in seen.results[0]
+    assert "50035" not in seen.results[0]
+    assert "Maximum" not in seen.results[0]
     assert await repo.get_pending(KEY) is None
     again, _ = await click(service)  # the admins made room: the next click works
     assert again.kind is OutcomeKind.CREATED
@@ -245,10 +257,12 @@ async def test_storage_failure_on_record_deletes_channel_and_allows_retry(
     outcome, seen = await click(service)
     assert outcome.failure is Failure.STORAGE
     assert "could not be saved" in seen.results[0]
-    assert discord.channels == {} and len(discord.deleted) == 1
+    assert discord.channels == {}
+    assert len(discord.deleted) == 1
     assert await repo.get_pending(KEY) is None
     again, _ = await click(service)
-    assert again.kind is OutcomeKind.CREATED and len(discord.channels) == 1
+    assert again.kind is OutcomeKind.CREATED
+    assert len(discord.channels) == 1
 
 
 @pytest.mark.asyncio
@@ -261,7 +275,8 @@ async def test_unexpected_error_becomes_generic_message_with_reference(repo: Jso
     discord.create_channel = broken  # type: ignore[method-assign]
     outcome, seen = await click(make_service(repo, discord))
     assert outcome.failure is Failure.UNEXPECTED
-    assert "secret internal detail" not in seen.results[0] and str(outcome.reference) in seen.results[0]
+    assert "secret internal detail" not in seen.results[0]
+    assert str(outcome.reference) in seen.results[0]
     assert await repo.get_pending(KEY) is None
 
 
@@ -282,8 +297,10 @@ async def test_undelivered_result_is_kept_for_admins(repo: JsonApplicationReposi
     responder = FakeResponder(deliver=False)
     outcome = await service.handle_click(Click(KEY, applicant(), 0.0, 1.0), responder)
     (kept,) = await repo.list_undelivered(GUILD)
-    assert kept.key == KEY and kept.outcome == outcome.label == "created"
-    assert kept.message.startswith("✅") and "expired" in kept.reason
+    assert kept.key == KEY
+    assert kept.outcome == outcome.label == "created"
+    assert kept.message.startswith("✅")
+    assert "expired" in kept.reason
 
 
 @pytest.mark.asyncio
@@ -297,7 +314,8 @@ async def test_reservation_of_crashed_process_is_adopted_not_duplicated(repo: Js
     channel_id = await discord.create_channel(channel_spec(config, applicant(), BOT))
     clock.advance(3600)  # long past the stale limit
     outcome, _ = await click(make_service(repo, discord, clock))
-    assert outcome.kind is OutcomeKind.CREATED and outcome.channel_id == channel_id
+    assert outcome.kind is OutcomeKind.CREATED
+    assert outcome.channel_id == channel_id
     assert len(discord.channels) == 1
 
 
@@ -307,7 +325,8 @@ async def test_live_reservation_of_another_process_is_respected(repo: JsonApplic
     assert await repo.reserve(KEY, owner="other:2", now_ms=clock.now_ms(), stale_after_ms=60_000) is None
     discord = FakeDiscordOps()
     outcome, _ = await click(make_service(repo, discord, clock))
-    assert outcome.rejection is Rejection.IN_PROGRESS and discord.channels == {}
+    assert outcome.rejection is Rejection.IN_PROGRESS
+    assert discord.channels == {}
 
 
 @pytest.mark.asyncio

@@ -13,7 +13,7 @@ from tests.fakes import FakeClock, SleepRecorder
 def http_error(cls: type[hikari.HTTPResponseError], status: int, code: int = 0) -> hikari.HTTPResponseError:
     if cls in (hikari.NotFoundError, hikari.UnauthorizedError, hikari.ForbiddenError, hikari.BadRequestError):
         # The 4xx subclasses fix their own status.
-        return cls(url="http://127.0.0.1/x", headers={}, raw_body="", message="m", code=code)  # type: ignore[call-arg]
+        return cls(url="http://127.0.0.1/x", headers={}, raw_body="", message="m", code=code)
     return cls(url="http://127.0.0.1/x", status=status, headers={}, raw_body="", message="m", code=code)
 
 
@@ -42,9 +42,12 @@ async def test_server_errors_left_after_hikari_retries_are_retried_with_backoff(
     metrics = InMemoryMetrics()
     send = Script(http_error(hikari.InternalServerError, 503), hikari.HTTPError("connection reset"))
     delivery = await sender(clock, sleep, metrics).deliver(send, deadline=clock.monotonic() + 600)
-    assert delivery.delivered and delivery.attempts == 3 and send.calls == 3
+    assert delivery.delivered
+    assert delivery.attempts == 3
+    assert send.calls == 3
     assert [round(s, 2) for s in sleep.calls] == [1.0, 2.0]  # exponential (jitter pinned near its top)
-    assert metrics.counters["followup.retry"] == 2 and metrics.counters["followup.delivered"] == 1
+    assert metrics.counters["followup.retry"] == 2
+    assert metrics.counters["followup.delivered"] == 1
 
 
 @pytest.mark.parametrize(
@@ -62,8 +65,11 @@ async def test_final_errors_are_not_retried(error: hikari.HTTPResponseError) -> 
     sleep = SleepRecorder(clock)
     send = Script(error)
     delivery = await sender(clock, sleep).deliver(send, deadline=clock.monotonic() + 600)
-    assert not delivery.delivered and send.calls == 1 and sleep.calls == []
-    assert delivery.reason is not None and str(error.code) in delivery.reason
+    assert not delivery.delivered
+    assert send.calls == 1
+    assert sleep.calls == []
+    assert delivery.reason is not None
+    assert str(error.code) in delivery.reason
 
 
 @pytest.mark.asyncio
@@ -72,7 +78,9 @@ async def test_attempts_are_bounded() -> None:
     sleep = SleepRecorder(clock)
     send = Script(*(http_error(hikari.InternalServerError, 502) for _ in range(10)))
     delivery = await sender(clock, sleep).deliver(send, deadline=clock.monotonic() + 600)
-    assert not delivery.delivered and send.calls == 4 and len(sleep.calls) == 3
+    assert not delivery.delivered
+    assert send.calls == 4
+    assert len(sleep.calls) == 3
 
 
 @pytest.mark.asyncio
@@ -81,8 +89,11 @@ async def test_no_retry_that_would_outlive_the_token() -> None:
     sleep = SleepRecorder(clock)
     send = Script(http_error(hikari.InternalServerError, 500))
     delivery = await sender(clock, sleep).deliver(send, deadline=clock.monotonic() + 0.5)
-    assert not delivery.delivered and send.calls == 1 and sleep.calls == []
-    assert delivery.reason is not None and "token" in delivery.reason
+    assert not delivery.delivered
+    assert send.calls == 1
+    assert sleep.calls == []
+    assert delivery.reason is not None
+    assert "token" in delivery.reason
 
 
 @pytest.mark.asyncio
@@ -90,7 +101,8 @@ async def test_expired_token_is_not_even_tried() -> None:
     clock = FakeClock()
     send = Script()
     delivery = await sender(clock, SleepRecorder(clock)).deliver(send, deadline=clock.monotonic() - 1)
-    assert not delivery.delivered and send.calls == 0
+    assert not delivery.delivered
+    assert send.calls == 0
 
 
 def test_token_deadline_is_inside_the_15_minutes() -> None:

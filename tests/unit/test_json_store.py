@@ -33,7 +33,8 @@ async def test_round_trip_keeps_unknown_keys_and_castbot_shape(data_dir: Path) -
     await repo.close()
     after = orjson.loads((data_dir / DATA_FILE).read_bytes())
     guild = after[str(GUILD)]
-    assert guild["players"] == before[str(GUILD)]["players"] and guild["tribes"] == before[str(GUILD)]["tribes"]
+    assert guild["players"] == before[str(GUILD)]["players"]
+    assert guild["tribes"] == before[str(GUILD)]["tribes"]
     assert after["environmentConfig"] == {"liveDiscordLogging": True}
     assert guild["applicationConfigs"] == before[str(GUILD)]["applicationConfigs"]
     assert guild["applications"]["42"] == {
@@ -58,7 +59,8 @@ async def test_castbot_extra_application_fields_survive(data_dir: Path) -> None:
     write_player_data(data_dir, doc)
     repo = JsonApplicationRepository.open(data_dir, fsync=False)
     found = await repo.find_application(KEY)
-    assert found is not None and found.extra["rankings"] == {"9": 4}
+    assert found is not None
+    assert found.extra["rankings"] == {"9": 4}
     await repo.remove_application(GUILD, ChannelId(99))  # an unrelated change forces a write
     await repo.close()
     again = orjson.loads((data_dir / DATA_FILE).read_bytes())
@@ -163,18 +165,23 @@ async def test_failed_append_rolls_back_memory_and_next_save_succeeds(data_dir: 
     assert await repo.reserve(KEY, owner="a", now_ms=1, stale_after_ms=10) is None
     reopened = JsonApplicationRepository.open(data_dir, fsync=False)  # the partial write is not replayed
     pending = await reopened.get_pending(KEY)
-    assert pending is not None and pending.state is PendingState.RESERVED
+    assert pending is not None
+    assert pending.state is PendingState.RESERVED
 
 
 @pytest.mark.asyncio
 async def test_reserve_is_check_and_set(repo: JsonApplicationRepository) -> None:
     assert await repo.reserve(KEY, owner="a", now_ms=1000, stale_after_ms=10_000) is None
     held = await repo.reserve(KEY, owner="b", now_ms=2000, stale_after_ms=10_000)
-    assert held is not None and not isinstance(held, Application) and held.owner == "a"
+    assert held is not None
+    assert not isinstance(held, Application)
+    assert held.owner == "a"
     assert await repo.reserve(KEY, owner="b", now_ms=20_000, stale_after_ms=10_000) is None  # stale: taken over
     await repo.mark_channel(KEY, ChannelId(7))
     pending = await repo.get_pending(KEY)
-    assert pending is not None and pending.channel_id == 7 and pending.state is PendingState.CHANNEL_CREATED
+    assert pending is not None
+    assert pending.channel_id == 7
+    assert pending.state is PendingState.CHANNEL_CREATED
     app = await record(repo, channel=7)
     assert await repo.get_pending(KEY) is None
     assert await repo.reserve(KEY, owner="c", now_ms=30_000, stale_after_ms=10_000) == app

@@ -15,8 +15,10 @@ TOKEN = base64.b64encode(str(BOT_ID).encode()).decode().rstrip("=") + ".GabcDe.s
 
 def test_defaults_and_bot_id_from_token(tmp_path: Path) -> None:
     settings = Settings.from_env({"CASTBOT_TOKEN": TOKEN}, env_file=tmp_path / "none")
-    assert settings.api_url == DISCORD_API_URL and settings.data_dir == Path("data")
-    assert settings.log_level == "INFO" and settings.apply_timeout == 600
+    assert settings.api_url == DISCORD_API_URL
+    assert settings.data_dir == Path("data")
+    assert settings.log_level == "INFO"
+    assert settings.apply_timeout == 600
     assert settings.bot_user_id == BOT_ID == bot_id_from_token(TOKEN)
     assert TOKEN not in repr(settings)
 
@@ -25,7 +27,8 @@ def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text(f"CASTBOT_TOKEN={TOKEN}\nCASTBOT_DATA_DIR=/srv/castbot\nCASTBOT_LOG_LEVEL=debug\n")
     settings = Settings.from_env({"CASTBOT_LOG_LEVEL": "warning"}, env_file=env)
-    assert settings.data_dir == Path("/srv/castbot") and settings.log_level == "WARNING"
+    assert settings.data_dir == Path("/srv/castbot")
+    assert settings.log_level == "WARNING"
 
 
 @pytest.mark.parametrize(
