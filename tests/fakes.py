@@ -71,6 +71,7 @@ class FakeDiscordOps:
         self.deleted: list[ChannelId] = []
         self.fail_next: dict[str, list[DiscordError]] = {}
         self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
         self.create_attempts = 0
         self.on_create: Callable[[], None] | None = None
         self._bot = bot_user_id
@@ -91,6 +92,7 @@ class FakeDiscordOps:
 
     async def create_channel(self, spec: ChannelSpec) -> ChannelId:
         self.create_attempts += 1
+        self.entered.set()
         if self.gate is not None:
             await self.gate.wait()
         await asyncio.sleep(0)

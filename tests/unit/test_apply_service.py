@@ -87,9 +87,7 @@ async def test_five_concurrent_clicks_make_one_channel_and_five_final_messages(
     discord.gate = asyncio.Event()
     service = make_service(repo, discord)
     clicks = [asyncio.create_task(click(service)) for _ in range(5)]
-    for _ in range(50):  # let every click reach the service while the first is held at the gate
-        await asyncio.sleep(0)
-    assert discord.create_attempts == 1
+    await discord.entered.wait()  # the first click is inside channel creation, holding the lock
     discord.gate.set()
     results = await asyncio.gather(*clicks)
     kinds = sorted(outcome.label for outcome, _ in results)
