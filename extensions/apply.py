@@ -46,7 +46,7 @@ async def on_apply_click(
         logger.warning("defer failed interaction=%s guild=%s error=%s", inter.id, inter.guild_id, exc)
         return  # the user saw "This interaction failed" and nothing was created: a new click starts over
     ack_ms = (clock.monotonic() - received) * 1000
-    logger.debug("defer sent interaction=%s guild=%s ack_ms=%.1f", inter.id, inter.guild_id, ack_ms)
+    logger.info("defer sent interaction=%s guild=%s ack_ms=%.1f", inter.id, inter.guild_id, ack_ms)
     member = inter.member
     click = Click(
         key=ApplyKey(GuildId(inter.guild_id), UserId(inter.user.id), config_id),
