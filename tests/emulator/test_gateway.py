@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed
 from castbot_hikari.testing.emulator.state import JSONObject
-from tests.emulator.harness import SEED, TIMEOUT, running_bot
+from tests.emulator.harness import SEED, TIMEOUT, FakeClock, running_bot
 
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 IDENTIFY_PROPERTIES = {"os": "linux", "browser": "test", "device": "test"}
@@ -23,6 +23,13 @@ def identify(token: str, intents: int = 513) -> bytes:
     """Return an IDENTIFY payload as hikari sends it (a binary frame)."""
     data = {"token": token, "intents": intents, "properties": IDENTIFY_PROPERTIES, "shard": [0, 1]}
     return orjson.dumps({"op": 2, "d": data})
+
+
+@pytest_asyncio.fixture
+async def frozen(clock: FakeClock) -> AsyncIterator[DiscordEmulator]:
+    """An emulator on a frozen clock: a reconnect's backoff (1-2 s) can never exceed the ack deadline."""
+    async with DiscordEmulator(clock=clock, seed=7) as emulator:
+        yield emulator
 
 
 @pytest_asyncio.fixture
@@ -67,7 +74,8 @@ async def test_guild_added_after_connect_arrives_as_guild_join(emu: DiscordEmula
 
 
 @pytest.mark.asyncio
-async def test_abrupt_drop_resumes_and_replays_missed_events(emu: DiscordEmulator) -> None:
+async def test_abrupt_drop_resumes_and_replays_missed_events(frozen: DiscordEmulator) -> None:
+    emu = frozen
     guild = emu.add_guild(SEED)
     async with running_bot(emu) as running:
         await running.wait_guild(guild.id)
@@ -83,7 +91,8 @@ async def test_abrupt_drop_resumes_and_replays_missed_events(emu: DiscordEmulato
 
 
 @pytest.mark.asyncio
-async def test_op7_reconnect_makes_the_bot_resume(emu: DiscordEmulator) -> None:
+async def test_op7_reconnect_makes_the_bot_resume(frozen: DiscordEmulator) -> None:
+    emu = frozen
     guild = emu.add_guild(SEED)
     async with running_bot(emu) as running:
         await running.wait_guild(guild.id)
@@ -95,7 +104,8 @@ async def test_op7_reconnect_makes_the_bot_resume(emu: DiscordEmulator) -> None:
 
 
 @pytest.mark.asyncio
-async def test_unresumable_drop_gets_invalid_session_and_reidentifies(emu: DiscordEmulator) -> None:
+async def test_unresumable_drop_gets_invalid_session_and_reidentifies(frozen: DiscordEmulator) -> None:
+    emu = frozen
     guild = emu.add_guild(SEED)
     async with running_bot(emu) as running:
         await running.wait_guild(guild.id)

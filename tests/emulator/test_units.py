@@ -113,3 +113,15 @@ def test_faults_and_limits_refuse_unknown_routes() -> None:
     with pytest.raises(KeyError, match="serves no route"):
         emu.rate_limits.set("POST /guilds/{guild}/channels", limit=5, per=5.0)
     assert "POST /guilds/{guild_id}/channels" in emu.routes
+
+
+@pytest.mark.asyncio
+async def test_stop_is_idempotent_and_wait_ready_times_out() -> None:
+    async with DiscordEmulator(validate=False) as emu:
+        assert emu.rest_url.startswith("http://127.0.0.1:")
+        with pytest.raises(TimeoutError):
+            await emu.wait_ready(timeout=0.01)
+        await emu.stop()
+        with pytest.raises(RuntimeError, match="not started"):
+            _ = emu.rest_url
+    await emu.stop()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import pytest_asyncio
 
 from castbot_hikari.adapters.json_store import DATA_FILE, JsonApplicationRepository
@@ -76,8 +77,13 @@ async def emu() -> AsyncIterator[DiscordEmulator]:
 
 
 @pytest_asyncio.fixture
-async def world(emu: DiscordEmulator, tmp_path: Path) -> AsyncIterator[World]:
-    """The real bot, connected to the emulator, with one server and one Apply config."""
+async def world(emu: DiscordEmulator, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    """The real bot, connected to the emulator, with one server and one Apply config.
+
+    ``@pytest.mark.bot_options(max_retries=0)`` passes options to ``build_app``.
+    """
+    marker = request.node.get_closest_marker("bot_options")
+    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
     guild = emu.add_guild(GuildSeed(
         name="ORG", categories=["Applications"], text_channels=["apply-here"], roles=["Production"],
         members=[("kevin_a", "Kevin A"), ("zoe", "Zoë"), ("emoji", "🔥🔥"),
@@ -86,7 +92,7 @@ async def world(emu: DiscordEmulator, tmp_path: Path) -> AsyncIterator[World]:
     ))  # fmt: skip
     (tmp_path / DATA_FILE).write_bytes(orjson.dumps(castbot_data(guild, CONFIG_ID)))
     settings = Settings(token=emu.bot_token, api_url=emu.rest_url, data_dir=tmp_path)
-    app = build_app(settings, JsonApplicationRepository.open(tmp_path, fsync=False))
+    app = build_app(settings, JsonApplicationRepository.open(tmp_path, fsync=False), **options)
     await app.bot.start(check_for_updates=False)
     try:
         await emu.wait_ready(timeout=20)

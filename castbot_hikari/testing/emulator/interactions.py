@@ -1,0 +1,148 @@
+"""The record of one simulated interaction, as the clicking user experiences it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Final
+
+from castbot_hikari.testing.emulator.state import JSONObject, MessageState
+
+TimelineEntry = tuple[float, str, JSONObject]
+"""``(seconds since the click, kind, detail)``."""
+
+DEFAULT_TIMEOUT: Final = 10.0
+
+
+class Interaction:
+    """One INTERACTION_CREATE the emulator dispatched, and everything the bot did with it.
+
+    Timeline kinds: ``"dispatched"``, ``"acked"`` (detail: ``type``, ``flags``), ``"ack_rejected"``
+    (detail: ``reason`` ``"late"``/``"double"``/``"invalid"``), ``"original_edited"`` (``content``),
+    ``"followup"`` (``content``, ``flags``, ``replaced_loading``), ``"original_deleted"``.
+
+    Attributes:
+        id: Interaction id (its snowflake time is the click time).
+        token: Interaction token.
+        guild_id: Guild of the click.
+        user_id: The clicking user.
+        channel_id: Channel of the clicked message.
+        message_id: The clicked message.
+        custom_id: The button's custom id.
+        created_at: Emulator clock time of the click.
+        timeline: What happened, in order.
+        ack_type: Callback type of the accepted first response, or ``None``.
+        ephemeral: Whether the response is ephemeral.
+        loading: Whether the user sees "<bot> is thinking..." (deferred, not yet edited).
+        content: Visible content of the original response (``None`` when none or deleted).
+        followups: Follow-up messages (message JSON), in order.
+        edits: Contents of the original response after each edit, in order.
+        modal: The modal's data when the bot answered with a modal (type 9).
+        original: The original response message (type 4/5), or the clicked message (type 6/7).
+    """
+
+    def __init__(
+        self,
+        *,
+        id: int,  # noqa: A002 - mirrors Discord's field name
+        token: str,
+        guild_id: int,
+        user_id: int,
+        channel_id: int,
+        message_id: int,
+        custom_id: str,
+        clock: Callable[[], float],
+        ack_deadline: float,
+    ) -> None:
+        self.id = id
+        self.token = token
+        self.guild_id = guild_id
+        self.user_id = user_id
+        self.channel_id = channel_id
+        self.message_id = message_id
+        self.custom_id = custom_id
+        self._clock = clock
+        self._ack_deadline = ack_deadline
+        self.created_at = clock()
+        self.timeline: list[TimelineEntry] = []
+        self.ack_type: int | None = None
+        self.acked_at: float | None = None
+        self.ephemeral = False
+        self.loading = False
+        self.content: str | None = None
+        self.followups: list[JSONObject] = []
+        self.edits: list[str | None] = []
+        self.modal: JSONObject | None = None
+        self.original: MessageState | None = None
+        self.followup_messages: dict[int, MessageState] = {}
+        self._changed = asyncio.Event()
+
+    @property
+    def ack_latency(self) -> float | None:
+        """Seconds from click to the accepted first response, or ``None`` if not acked."""
+        return None if self.acked_at is None else self.acked_at - self.created_at
+
+    @property
+    def failed(self) -> bool:
+        """Whether the user sees "This interaction failed": no response within the ack deadline."""
+        return self.ack_type is None and self._clock() - self.created_at > self._ack_deadline
+
+    @property
+    def age(self) -> float:
+        """Seconds on the emulator clock since the click."""
+        return self._clock() - self.created_at
+
+    def record(self, kind: str, **detail: object) -> None:
+        """Append a timeline entry and wake waiters."""
+        self.timeline.append((self.age, kind, dict(detail)))
+        self.notify()
+
+    def notify(self) -> None:
+        """Wake every coroutine waiting on this interaction (they re-check their predicate)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_acked(self, timeout: float = DEFAULT_TIMEOUT) -> Interaction:  # noqa: ASYNC109 - public API: callers pass timeouts
+        """Wait until the bot's first response was accepted.
+
+        Raises:
+            TimeoutError: If it was not within ``timeout`` real seconds (message has the timeline).
+        """
+        return await self.wait_until(lambda i: i.ack_type is not None, timeout=timeout, what="acked")
+
+    async def wait_until(
+        self,
+        predicate: Callable[[Interaction], bool],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - public API: callers pass timeouts
+        what: str = "predicate",
+    ) -> Interaction:
+        """Wait until ``predicate(self)`` holds, re-checking after every change.
+
+        Raises:
+            TimeoutError: If it does not hold within ``timeout`` real seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate(self):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(self._timeout_message(what, timeout))
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                raise TimeoutError(self._timeout_message(what, timeout)) from None
+        return self
+
+    def _timeout_message(self, what: str, timeout: float) -> str:
+        lines = [f"  {t:8.3f}s {kind} {detail}" for t, kind, detail in self.timeline] or ["  (empty)"]
+        return (
+            f"interaction {self.id} (custom_id={self.custom_id!r}) not {what} within {timeout}s; "
+            f"timeline:\n" + "\n".join(lines)
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Interaction(id={self.id}, custom_id={self.custom_id!r}, ack_type={self.ack_type}, "
+            f"loading={self.loading}, content={self.content!r}, failed={self.failed})"
+        )

@@ -1,0 +1,144 @@
+"""Message bodies: checks Discord applies, component ids, and gateway MESSAGE_* events."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Final, cast
+
+from castbot_hikari.testing.emulator import errors, payloads
+from castbot_hikari.testing.emulator.core import Core
+from castbot_hikari.testing.emulator.state import JSONObject, MessageState, UserState, iso_now
+
+EPHEMERAL: Final = 1 << 6
+LOADING: Final = 1 << 7
+SUPPRESS_EMBEDS: Final = 1 << 2
+SUPPRESS_NOTIFICATIONS: Final = 1 << 12
+IS_COMPONENTS_V2: Final = 1 << 15
+SENDABLE_FLAGS: Final = SUPPRESS_EMBEDS | EPHEMERAL | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
+_CONTENT_FIELDS: Final = ("content", "embeds", "components", "attachments", "sticker_ids", "poll")
+
+
+def check_body(body: JSONObject, *, create: bool) -> None:
+    """Reject message bodies Discord would reject.
+
+    Raises:
+        ApiError: 50035 for over-long content, too many embeds/components or bad flags; 50006 for
+            an empty new message.
+    """
+    content = body.get("content")
+    if isinstance(content, str) and len(content) > 2000:
+        raise errors.form_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
+    if len(body.get("embeds") or ()) > 10:
+        raise errors.form_error("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+    flags = int(body.get("flags") or 0)
+    if flags & ~SENDABLE_FLAGS:
+        raise errors.form_error("flags", "MESSAGE_FLAGS_INVALID", "Invalid message flags.")
+    _check_components(body, flags)
+    if create and not any(body.get(name) for name in _CONTENT_FIELDS):
+        raise errors.api_error(errors.EMPTY_MESSAGE)
+
+
+def _check_components(body: JSONObject, flags: int) -> None:
+    components: list[JSONObject] = body.get("components") or []
+    if flags & IS_COMPONENTS_V2:
+        if body.get("content") or body.get("embeds"):
+            raise errors.form_error("content", "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2", "Not allowed.")
+        if sum(1 for _ in walk(components)) > 40:
+            raise errors.form_error("components", "BASE_TYPE_MAX_LENGTH", "Must be 40 or fewer in length.")
+        return
+    if len(components) > 5:
+        raise errors.form_error("components", "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
+    for index, row in enumerate(components):
+        if len(row.get("components") or ()) > 5:
+            raise errors.form_error(
+                f"components.{index}.components", "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length."
+            )
+
+
+def walk(components: list[JSONObject]) -> Iterator[JSONObject]:
+    """Yield every component depth-first (rows, their children, section accessories)."""
+    for component in components:
+        yield component
+        yield from walk(component.get("components") or [])
+        accessory = component.get("accessory")
+        if isinstance(accessory, dict):
+            yield cast("JSONObject", accessory)
+
+
+def with_component_ids(components: list[JSONObject]) -> list[JSONObject]:
+    """Return a copy of ``components`` with Discord's numeric ``id`` on every component.
+
+    Ids already present are kept; the others are numbered depth-first from 1, skipping used ones.
+    """
+    result = copy.deepcopy(components)
+    used = {c["id"] for c in walk(result) if isinstance(c.get("id"), int)}
+    next_id = 1
+    for component in walk(result):
+        if isinstance(component.get("id"), int):
+            continue
+        while next_id in used:
+            next_id += 1
+        component["id"] = next_id
+        used.add(next_id)
+    return result
+
+
+def new_message(
+    core: Core, channel_id: int, guild_id: int | None, author: UserState, body: JSONObject, *, flags: int
+) -> MessageState:
+    """Build a message from a request body (not yet stored anywhere)."""
+    return MessageState(
+        id=core.ids.snowflake(),
+        channel_id=channel_id,
+        guild_id=guild_id,
+        author=author,
+        content=body.get("content") or "",
+        flags=flags,
+        components=with_component_ids(body.get("components") or []),
+        embeds=list(body.get("embeds") or []),
+        allowed_mentions=body.get("allowed_mentions"),
+    )
+
+
+def apply_edit(message: MessageState, body: JSONObject) -> None:
+    """Apply a PATCH body to a message (only the fields present change) and clear LOADING."""
+    if "content" in body:
+        message.content = body["content"] or ""
+    if "components" in body:
+        message.components = with_component_ids(body["components"] or [])
+    if "embeds" in body:
+        message.embeds = list(body["embeds"] or [])
+    if "allowed_mentions" in body:
+        message.allowed_mentions = body["allowed_mentions"]
+    if body.get("flags") is not None:
+        keep = message.flags & (EPHEMERAL | IS_COMPONENTS_V2)  # ephemerality cannot change
+        message.flags = keep | (int(body["flags"]) & (SUPPRESS_EMBEDS | IS_COMPONENTS_V2))
+    message.flags &= ~LOADING
+    message.edited_timestamp = iso_now()
+
+
+def store(core: Core, message: MessageState) -> None:
+    """Store a channel message and dispatch MESSAGE_CREATE."""
+    core.state.add_message(message)
+    channel = core.state.channels.get(message.channel_id)
+    if channel is not None:
+        channel.last_message_id = message.id
+    publish(core, "MESSAGE_CREATE", message)
+
+
+def publish(core: Core, event: str, message: MessageState) -> None:
+    """Dispatch MESSAGE_CREATE / MESSAGE_UPDATE for a (non-ephemeral) message."""
+    author_member = None
+    if message.guild_id is not None and message.webhook_id is None:
+        author_member = core.state.guilds[message.guild_id].members.get(message.author.id)
+    data = payloads.message(message, gateway=True, author_member=author_member)
+    core.dispatcher.dispatch(message.guild_id, event, data)
+
+
+def publish_delete(core: Core, message: MessageState) -> None:
+    """Dispatch MESSAGE_DELETE."""
+    data: JSONObject = {"id": str(message.id), "channel_id": str(message.channel_id)}
+    if message.guild_id is not None:
+        data["guild_id"] = str(message.guild_id)
+    core.dispatcher.dispatch(message.guild_id, "MESSAGE_DELETE", data)

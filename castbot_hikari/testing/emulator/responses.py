@@ -1,0 +1,242 @@
+"""Interaction responses: the callback state machine and the interaction webhook (token) API."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from castbot_hikari.testing.emulator import errors, messages, payloads
+from castbot_hikari.testing.emulator.core import Core
+from castbot_hikari.testing.emulator.interactions import Interaction
+from castbot_hikari.testing.emulator.state import JSONObject, MessageState
+
+MESSAGE_CREATE: Final = 4
+DEFERRED_MESSAGE_CREATE: Final = 5
+DEFERRED_MESSAGE_UPDATE: Final = 6
+MESSAGE_UPDATE: Final = 7
+MODAL: Final = 9
+_ACK_TYPES: Final = frozenset({MESSAGE_CREATE, DEFERRED_MESSAGE_CREATE, DEFERRED_MESSAGE_UPDATE, MESSAGE_UPDATE, MODAL})
+
+Reply = tuple[int, JSONObject | None]
+"""HTTP status and JSON body (``None`` for 204)."""
+
+
+class InteractionStore:
+    """Every simulated interaction, by id and by token, and the rules for answering them."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self.by_id: dict[int, Interaction] = {}
+        self.by_token: dict[str, Interaction] = {}
+
+    def add(self, interaction: Interaction) -> None:
+        """Register a new interaction."""
+        self.by_id[interaction.id] = interaction
+        self.by_token[interaction.token] = interaction
+
+    # ---- POST /interactions/{interaction_id}/{interaction_token}/callback ------------------------
+
+    def callback(self, interaction_id: int, token: str, body: JSONObject, *, with_response: bool) -> Reply:
+        """Accept or reject an initial response.
+
+        Raises:
+            ApiError: 10062 unknown or late, 40060 already acknowledged, 50035/50006 bad body.
+        """
+        inter = self.by_id.get(interaction_id)
+        if inter is None or inter.token != token:
+            raise errors.api_error(errors.UNKNOWN_INTERACTION)
+        response_type = body.get("type")
+        if inter.ack_type is not None:
+            inter.record("ack_rejected", reason="double", type=response_type)
+            raise errors.api_error(errors.ALREADY_ACKNOWLEDGED)
+        if inter.age > self._core.settings.ack_deadline:
+            inter.record("ack_rejected", reason="late", type=response_type, age=round(inter.age, 3))
+            raise errors.api_error(errors.UNKNOWN_INTERACTION)
+        data: JSONObject = body.get("data") or {}
+        try:
+            _check_callback(response_type, data)
+        except errors.ApiError as exc:
+            inter.record("ack_rejected", reason="invalid", type=response_type, error=exc.body())
+            raise
+        assert isinstance(response_type, int)
+        message = self._accept(inter, response_type, data)
+        if not with_response:
+            return 204, None
+        return 200, _callback_payload(inter, response_type, message)
+
+    def _accept(self, inter: Interaction, response_type: int, data: JSONObject) -> MessageState | None:
+        flags = int(data.get("flags") or 0)
+        inter.ack_type = response_type
+        inter.acked_at = self._core.clock()
+        inter.ephemeral = bool(flags & messages.EPHEMERAL) and response_type in (4, 5)
+        message: MessageState | None = None
+        if response_type in (MESSAGE_CREATE, DEFERRED_MESSAGE_CREATE):
+            message = self._create_original(inter, response_type, data, flags)
+        elif response_type in (DEFERRED_MESSAGE_UPDATE, MESSAGE_UPDATE):
+            message = inter.original = self._source_message(inter)
+            if response_type == MESSAGE_UPDATE and message is not None:
+                messages.apply_edit(message, data)
+                inter.content = message.content or None
+                messages.publish(self._core, "MESSAGE_UPDATE", message)
+        else:
+            inter.modal = data
+        inter.record("acked", type=response_type, flags=flags)
+        return message
+
+    def _create_original(self, inter: Interaction, response_type: int, data: JSONObject, flags: int) -> MessageState:
+        body = data if response_type == MESSAGE_CREATE else {}
+        keep = messages.EPHEMERAL if inter.ephemeral else 0
+        if response_type == DEFERRED_MESSAGE_CREATE:
+            keep |= messages.LOADING
+        else:
+            keep |= flags & ~messages.EPHEMERAL
+        message = self._bot_message(inter, body, keep)
+        inter.original = message
+        inter.loading = response_type == DEFERRED_MESSAGE_CREATE
+        inter.content = message.content or None
+        if not inter.ephemeral:
+            messages.store(self._core, message)
+        return message
+
+    def _bot_message(self, inter: Interaction, body: JSONObject, flags: int) -> MessageState:
+        state = self._core.state
+        message = messages.new_message(self._core, inter.channel_id, inter.guild_id, state.bot, body, flags=flags)
+        message.webhook_id = message.application_id = state.bot.id
+        return message
+
+    def _source_message(self, inter: Interaction) -> MessageState | None:
+        return self._core.state.find_message(inter.channel_id, inter.message_id)
+
+    # ---- /webhooks/{webhook_id}/{webhook_token}... ---------------------------------------------
+
+    def resolve(self, application_id: int, token: str) -> Interaction:
+        """Return the interaction a webhook token belongs to, if it may be used now.
+
+        Raises:
+            ApiError: 10015 for unknown or not-yet-acknowledged tokens, 50027 once expired.
+        """
+        inter = self.by_token.get(token)
+        if inter is None or application_id != self._core.state.bot.id:
+            raise errors.api_error(errors.UNKNOWN_WEBHOOK)
+        if inter.age > self._core.settings.token_ttl:
+            raise errors.api_error(errors.INVALID_WEBHOOK_TOKEN)
+        if inter.ack_type is None:
+            raise errors.api_error(errors.UNKNOWN_WEBHOOK)
+        return inter
+
+    def execute(self, inter: Interaction, body: JSONObject, *, wait: bool) -> Reply:
+        """Create a follow-up (or, right after a defer, replace the loading message)."""
+        messages.check_body(body, create=True)
+        flags = int(body.get("flags") or 0)
+        original = inter.original
+        if inter.loading and original is not None:
+            # Discord's deprecated behaviour: the first POST after a defer edits the loading
+            # message and keeps its ephemerality, whatever the flags say.
+            self._edit(inter, original, body)
+            inter.record("followup", content=original.content, flags=flags, replaced_loading=True)
+            return (200, payloads.message(original)) if wait else (204, None)
+        ephemeral = flags & messages.EPHEMERAL
+        message = self._bot_message(inter, body, flags)
+        inter.followup_messages[message.id] = message
+        if not ephemeral:
+            messages.store(self._core, message)
+        payload = payloads.message(message)
+        inter.followups.append(payload)
+        inter.record("followup", content=message.content, flags=flags, replaced_loading=False)
+        return (200, payload) if wait else (204, None)
+
+    def find_message(self, inter: Interaction, ref: str) -> MessageState:
+        """Return ``@original`` or a follow-up by id.
+
+        Raises:
+            ApiError: 10008 if there is no such message (e.g. deleted, or the response was a modal).
+        """
+        original = inter.original
+        if ref == "@original" or (original is not None and ref == str(original.id)):
+            if original is None:
+                raise errors.api_error(errors.UNKNOWN_MESSAGE)
+            return original
+        message = inter.followup_messages.get(int(ref)) if ref.isdigit() else None
+        if message is None:
+            raise errors.api_error(errors.UNKNOWN_MESSAGE)
+        return message
+
+    def edit_message(self, inter: Interaction, ref: str, body: JSONObject) -> Reply:
+        """PATCH ``@original`` or a follow-up."""
+        message = self.find_message(inter, ref)
+        messages.check_body(body, create=False)
+        self._edit(inter, message, body)
+        if message is inter.original:
+            inter.record("original_edited", content=message.content)
+        else:
+            self._refresh_followup(inter, message)
+            inter.record("followup_edited", content=message.content)
+        return 200, payloads.message(message)
+
+    def delete_message(self, inter: Interaction, ref: str) -> Reply:
+        """DELETE ``@original`` or a follow-up."""
+        message = self.find_message(inter, ref)
+        if self._core.state.remove_message(message):
+            messages.publish_delete(self._core, message)
+        if message is inter.original:
+            inter.original = None
+            inter.loading = False
+            inter.content = None
+            inter.record("original_deleted")
+        else:
+            inter.followup_messages.pop(message.id, None)
+            inter.record("followup_deleted", id=message.id)
+        return 204, None
+
+    def _edit(self, inter: Interaction, message: MessageState, body: JSONObject) -> None:
+        messages.apply_edit(message, body)
+        if message is inter.original:
+            inter.loading = False
+            inter.content = message.content or None
+            inter.edits.append(inter.content)
+        if self._core.state.find_message(message.channel_id, message.id) is message:
+            messages.publish(self._core, "MESSAGE_UPDATE", message)
+
+    @staticmethod
+    def _refresh_followup(inter: Interaction, message: MessageState) -> None:
+        for index, payload in enumerate(inter.followups):
+            if payload["id"] == str(message.id):
+                inter.followups[index] = payloads.message(message)
+
+
+def _check_callback(response_type: object, data: JSONObject) -> None:
+    if not isinstance(response_type, int) or response_type not in _ACK_TYPES:
+        raise errors.form_error("type", "BASE_TYPE_CHOICES", f"Value must be one of {sorted(_ACK_TYPES)}.")
+    flags = int(data.get("flags") or 0)
+    if response_type == DEFERRED_MESSAGE_CREATE and flags & ~messages.EPHEMERAL:
+        raise errors.form_error("data.flags", "INTERACTION_RESPONSE_FLAGS_INVALID", "Only EPHEMERAL is allowed.")
+    if response_type == MESSAGE_CREATE:
+        messages.check_body(data, create=True)
+    elif response_type == MESSAGE_UPDATE:
+        messages.check_body(data, create=False)
+    elif response_type == MODAL:
+        _check_modal(data)
+
+
+def _check_modal(data: JSONObject) -> None:
+    title = data.get("title")
+    if not isinstance(title, str) or not 1 <= len(title) <= 45:
+        raise errors.form_error("data.title", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 45 in length.")
+    custom_id = data.get("custom_id")
+    if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= 100:
+        raise errors.form_error("data.custom_id", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+    if not 1 <= len(data.get("components") or ()) <= 5:
+        raise errors.form_error("data.components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
+
+
+def _callback_payload(inter: Interaction, response_type: int, message: MessageState | None) -> JSONObject:
+    callback: JSONObject = {
+        "id": str(inter.id),
+        "type": 3,
+        "response_message_loading": inter.loading,
+        "response_message_ephemeral": inter.ephemeral,
+    }
+    payload: JSONObject = {"interaction": callback}
+    if message is not None and response_type in (MESSAGE_CREATE, DEFERRED_MESSAGE_CREATE, MESSAGE_UPDATE):
+        callback["response_message_id"] = str(message.id)
+        payload["resource"] = {"type": response_type, "message": payloads.message(message)}
+    return payload

@@ -1,0 +1,232 @@
+"""``DiscordEmulator``: REST API and gateway on 127.0.0.1, plus the simulated applicant."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+import types
+from collections.abc import Callable, Mapping
+from typing import Final, Self
+
+from aiohttp import web
+
+from castbot_hikari.testing.emulator.applicant import Applicant
+from castbot_hikari.testing.emulator.core import Core, Settings
+from castbot_hikari.testing.emulator.faults import FaultInjector, LatencyTable
+from castbot_hikari.testing.emulator.gateway import GatewayServer
+from castbot_hikari.testing.emulator.ids import IdFactory
+from castbot_hikari.testing.emulator.interactions import Interaction
+from castbot_hikari.testing.emulator.ratelimits import RateLimitTable
+from castbot_hikari.testing.emulator.responses import InteractionStore
+from castbot_hikari.testing.emulator.rest import API_PREFIX, RequestRecord, RestServer
+from castbot_hikari.testing.emulator.rest_app import AppRoutes
+from castbot_hikari.testing.emulator.rest_guilds import GuildRoutes
+from castbot_hikari.testing.emulator.rest_interactions import InteractionRoutes
+from castbot_hikari.testing.emulator.rest_messages import MessageRoutes
+from castbot_hikari.testing.emulator.routing import Router
+from castbot_hikari.testing.emulator.state import EmulatorState, Guild, GuildSeed, JSONObject, UserState
+
+logger = logging.getLogger(__name__)
+
+HOST: Final = "127.0.0.1"
+BOT_USERNAME: Final = "CastBot"
+LISTEN_BACKLOG: Final = 4096
+
+
+class _NoDispatch:
+    def dispatch(self, guild_id: int | None, event: str, data: JSONObject) -> None:
+        del guild_id, event, data
+
+
+class DiscordEmulator:
+    """A loopback-only Discord: REST (``/api/v10``) and gateway for a real hikari bot.
+
+    Args:
+        validate: Validate every request against Discord's OpenAPI spec (errors land in
+            ``validation_errors``). Switch off for benchmarks.
+        strict: Also answer invalid requests 400/50035 as Discord would.
+        ack_deadline: Seconds within which the first interaction response must arrive.
+        token_ttl: Seconds an interaction token stays usable for webhooks.
+        heartbeat_interval: Gateway heartbeat interval in seconds (sent in HELLO).
+        clock: Monotonic clock in seconds; every interaction deadline uses it.
+        seed: Seed for ids, tokens and latency draws.
+    """
+
+    def __init__(
+        self,
+        *,
+        validate: bool = True,
+        strict: bool = False,
+        ack_deadline: float = 3.0,
+        token_ttl: float = 900.0,
+        heartbeat_interval: float = 41.25,
+        clock: Callable[[], float] = time.monotonic,
+        seed: int | None = None,
+    ) -> None:
+        ids = IdFactory(seed)
+        self.state = EmulatorState(ids, UserState(ids.snowflake(), BOT_USERNAME, BOT_USERNAME, bot=True))
+        settings = Settings(validate, strict, ack_deadline, token_ttl, heartbeat_interval)
+        self._core = Core(self.state, ids, clock, settings, _NoDispatch())
+        self.gateway = GatewayServer(self._core)
+        self._core.dispatcher = self.gateway
+        self._store = InteractionStore(self._core)
+        self._applicant = Applicant(self._core)
+        router = Router()
+        GuildRoutes(self._core).register(router)
+        MessageRoutes(self._core).register(router)
+        AppRoutes(self._core, lambda: self.gateway_url).register(router)
+        InteractionRoutes(self._store).register(router)
+        self.routes: frozenset[str] = frozenset(router.keys)
+        self.faults = FaultInjector(self.routes)
+        self.latency = LatencyTable(self.routes, seed)
+        self.rate_limits = RateLimitTable(self.routes)
+        self._rest = RestServer(
+            self._core, router, faults=self.faults, latency=self.latency, rate_limits=self.rate_limits
+        )
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind 127.0.0.1 on a free port and start serving."""
+        if self._runner is not None:
+            return
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest.handle)
+        app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/gateway/resume", self.gateway.handle)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((HOST, 0))
+        # hikari opens a new TCP connection per request (force_close_transports=True by default):
+        # a burst of 1,000 clicks overflows the default backlog of 128 and costs 1 s SYN retries.
+        await web.SockSite(runner, sock, backlog=LISTEN_BACKLOG).start()
+        self._runner = runner
+        self._port = int(sock.getsockname()[1])
+        self.gateway.resume_url = f"ws://{HOST}:{self._port}/gateway/resume"
+        logger.info("discord emulator listening on %s", self.rest_url)
+
+    async def stop(self) -> None:
+        """Close gateway connections and the HTTP server (idempotent)."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        await self.gateway.close()
+        await runner.cleanup()
+        self._port = None
+        logger.info("discord emulator stopped")
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ---- addresses and identity ----------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound port (after :meth:`start`)."""
+        if self._port is None:
+            msg = "the emulator is not started"
+            raise RuntimeError(msg)
+        return self._port
+
+    @property
+    def rest_url(self) -> str:
+        """``http://127.0.0.1:PORT/api/v10`` (pass as hikari's ``rest_url``)."""
+        return f"http://{HOST}:{self.port}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        """The gateway URL ``GET /gateway/bot`` returns."""
+        return f"ws://{HOST}:{self.port}/gateway"
+
+    @property
+    def bot_token(self) -> str:
+        """A token valid for :attr:`bot_user_id` (its first segment is base64 of the id)."""
+        return self.state.bot_token
+
+    @property
+    def bot_user_id(self) -> int:
+        """The bot user's id."""
+        return self.state.bot.id
+
+    @property
+    def application_id(self) -> int:
+        """The application id (equal to the bot user's id, as for every bot Discord creates now)."""
+        return self.state.bot.id
+
+    # ---- records -------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every REST request answered, in order."""
+        return self._rest.requests
+
+    @property
+    def validation_errors(self) -> list[str]:
+        """``"METHOD path: error"`` for each spec violation seen (empty when all validated)."""
+        return self._rest.validation_errors
+
+    @property
+    def interactions(self) -> Mapping[int, Interaction]:
+        """Every simulated interaction by id."""
+        return self._store.by_id
+
+    # ---- world ---------------------------------------------------------------------------------
+
+    def add_guild(self, seed: GuildSeed) -> Guild:
+        """Create a guild with the bot in it; connected sessions get GUILD_CREATE."""
+        guild = self.state.seed_guild(seed)
+        self.gateway.announce_guild(self.state.guilds[guild.id])
+        return guild
+
+    async def click(
+        self,
+        guild_id: int,
+        user_id: int,
+        custom_id: str,
+        *,
+        channel_id: int | None = None,
+        message_id: int | None = None,
+    ) -> Interaction:
+        """Simulate a member clicking a button and dispatch INTERACTION_CREATE.
+
+        Args:
+            guild_id: Guild of the click.
+            user_id: The member clicking.
+            custom_id: The button's custom id.
+            channel_id: Channel of the message; default: the guild's first text channel.
+            message_id: The message holding the button; default: a panel message with that button.
+
+        Returns:
+            The interaction record, also in :attr:`interactions`.
+
+        Raises:
+            RuntimeError: If no bot session exists to receive the event.
+            ValueError: If the guild, member, channel, message or button does not exist.
+        """
+        if not self.gateway.sessions:
+            msg = "no gateway session: start the bot (and await wait_ready) before clicking"
+            raise RuntimeError(msg)
+        inter, payload = self._applicant.click(
+            guild_id, user_id, custom_id, channel_id=channel_id, message_id=message_id
+        )
+        self._store.add(inter)
+        self.gateway.dispatch(guild_id, "INTERACTION_CREATE", payload)
+        inter.record("dispatched", connected=self.gateway.connected)
+        return inter
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - public API: callers pass timeouts
+        """Wait until a bot identified and its READY and GUILD_CREATEs were sent."""
+        await self.gateway.wait_ready(timeout)
