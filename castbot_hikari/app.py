@@ -1,5 +1,6 @@
 """The composition root: the GatewayBot, the lightbulb client, DI registrations and lifecycle."""
 
+import asyncio
 import logging
 import os
 import socket
@@ -11,7 +12,9 @@ import lightbulb
 
 from castbot_hikari.adapters.followups import FollowupSender
 from castbot_hikari.adapters.hikari_ops import HikariDiscordOps
+from castbot_hikari.adapters.json_configs import JsonGuildSettings
 from castbot_hikari.adapters.json_store import JsonApplicationRepository
+from castbot_hikari.adapters.notify import HikariNotifier
 from castbot_hikari.domain.ids import UserId
 from castbot_hikari.ports import Clock
 from castbot_hikari.services.applications import ApplicationService
@@ -45,6 +48,17 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+async def _reconcile(service: ApplicationService) -> object:
+    try:
+        results = await service.reconcile()
+    except Exception:  # start-up must go on; the next click or /apps retry-pending can finish them
+        logger.exception("start-up reconciliation failed")
+        return None
+    if results:
+        logger.info("start-up reconciliation finished %d interrupted applies", len(results))
+    return results
+
+
 def build_app(
     settings: Settings,
     repository: JsonApplicationRepository,
@@ -69,19 +83,29 @@ def build_app(
     client = lightbulb.client_from_app(bot)
     metrics = InMemoryMetrics()
     discord = HikariDiscordOps(bot.rest, UserId(settings.bot_user_id))
+    guild_settings = JsonGuildSettings(repository.document)
+    notifier = HikariNotifier(bot.rest, guild_settings, clock)
     service = ApplicationService(
         repository, discord, locks=KeyedLocks(), metrics=metrics, clock=clock, owner=process_owner(),
-        time_limit=settings.apply_timeout,
+        notifier=notifier, time_limit=settings.apply_timeout,
     )  # fmt: skip
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     registry.register_value(Settings, settings)
     registry.register_value(ApplicationService, service)
     registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
     registry.register_value(Clock, clock)
+    registry.register_value(JsonGuildSettings, guild_settings)
+    background: set[asyncio.Task[object]] = set()
 
     async def on_starting(_: hikari.StartingEvent) -> None:
         await client.load_extensions(*EXTENSIONS)
         await client.start()
+
+    async def on_started(_: hikari.StartedEvent) -> None:
+        # Finish what a previous process left unfinished, without delaying start-up.
+        task: asyncio.Task[object] = asyncio.create_task(_reconcile(service), name="castbot-reconcile")
+        background.add(task)
+        task.add_done_callback(background.discard)
 
     async def on_stopping(_: hikari.StoppingEvent) -> None:
         drained = await service.drain(DRAIN_SECONDS)
@@ -91,5 +115,6 @@ def build_app(
         await repository.close()
 
     bot.subscribe(hikari.StartingEvent, on_starting)
+    bot.subscribe(hikari.StartedEvent, on_started)
     bot.subscribe(hikari.StoppingEvent, on_stopping)
     return App(bot, client, repository, service, metrics)

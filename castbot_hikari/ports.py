@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId, UserId
-from castbot_hikari.domain.models import Application, ApplicationConfig, ChannelSpec, Welcome
+from castbot_hikari.domain.models import Applicant, Application, ApplicationConfig, ChannelSpec, Welcome
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -25,6 +25,7 @@ class PendingState(enum.Enum):
 
     RESERVED = "reserved"
     CHANNEL_CREATED = "channel_created"
+    WELCOMED = "welcomed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class Pending:
     reserved_at_ms: int
     owner: str
     channel_id: ChannelId | None = None
+    applicant: Applicant | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ class ApplicationRepository(Protocol):
         ...
 
     async def reserve(
-        self, key: ApplyKey, *, owner: str, now_ms: int, stale_after_ms: int
+        self, key: ApplyKey, *, owner: str, now_ms: int, stale_after_ms: int, applicant: Applicant | None = None
     ) -> Pending | Application | None:
         """Reserve ``key``: ``None`` when won, else the live reservation or the recorded application.
 
@@ -84,6 +86,14 @@ class ApplicationRepository(Protocol):
 
     async def mark_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
         """Record that the reservation's channel exists (before anything else is done with it)."""
+        ...
+
+    async def mark_welcomed(self, key: ApplyKey) -> None:
+        """Record that the welcome message was posted."""
+        ...
+
+    async def list_pending(self, guild_id: GuildId | None = None) -> list[Pending]:
+        """Return unfinished applies (of one guild, or all), oldest first."""
         ...
 
     async def commit(self, application: Application) -> None:
@@ -135,6 +145,11 @@ class DiscordOps(Protocol):
         """Find the channel of an application by the identity marker in its topic, never by name."""
         ...
 
+    async def overflow_category(self, guild_id: GuildId, full: ChannelId) -> ChannelId:
+        """Return a category with room named after the full one ("Applications 2", ...), creating it
+        with the full one's overwrites if none has room."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -154,6 +169,20 @@ class Responder(Protocol):
 
     async def show_result(self, text: str) -> Delivery:
         """Replace the response with the final result, retrying within the token's life."""
+        ...
+
+
+class AdminNotifier(Protocol):
+    """Tells a server's admins what they must know, in the notify channel they chose."""
+
+    async def notify(self, guild_id: GuildId, text: str, *, topic: str | None = None) -> bool:
+        """Post ``text``; return whether it was posted.
+
+        Args:
+            guild_id: The server whose admins are told.
+            text: The message (mentions in it never ping).
+            topic: Notices with the same topic are sent at most once per quiet period (storms stay quiet).
+        """
         ...
 
 

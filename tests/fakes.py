@@ -74,6 +74,8 @@ class FakeDiscordOps:
         self.entered = asyncio.Event()
         self.create_attempts = 0
         self.on_create: Callable[[], None] | None = None
+        self.overflow_requests: list[ChannelId] = []
+        self.overflow_to = ChannelId(888_888_888_888_888_888)
         self._bot = bot_user_id
 
     @property
@@ -127,6 +129,12 @@ class FakeDiscordOps:
                 return channel.id
         return None
 
+    async def overflow_category(self, guild_id: GuildId, full: ChannelId) -> ChannelId:
+        await asyncio.sleep(0)
+        self._maybe_fail("overflow_category")
+        self.overflow_requests.append(full)
+        return self.overflow_to
+
     def channels_of(self, user_id: UserId) -> list[FakeChannel]:
         """Return the channels whose topic marks them as ``user_id``'s applications."""
         return [c for c in self.channels.values() if (m := naming.parse_topic_marker(c.spec.topic)) and m[0] == user_id]
@@ -177,3 +185,20 @@ class SleepRecorder:
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
         self._clock.advance(seconds)
+
+
+class FakeNotifier:
+    """Collects admin notices by guild (topics deduplicated like the real one, without a clock)."""
+
+    def __init__(self) -> None:
+        self.notices: list[tuple[GuildId, str]] = []
+        self._topics: set[tuple[GuildId, str]] = set()
+
+    async def notify(self, guild_id: GuildId, text: str, *, topic: str | None = None) -> bool:
+        await asyncio.sleep(0)
+        if topic is not None:
+            if (guild_id, topic) in self._topics:
+                return False
+            self._topics.add((guild_id, topic))
+        self.notices.append((guild_id, text))
+        return True

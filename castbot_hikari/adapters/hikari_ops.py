@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Final, cast
 
@@ -10,7 +12,7 @@ import hikari
 
 from castbot_hikari.domain import naming
 from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind
-from castbot_hikari.domain.ids import ChannelId, UserId
+from castbot_hikari.domain.ids import ChannelId, GuildId, UserId
 from castbot_hikari.domain.models import ChannelSpec, Welcome
 from castbot_hikari.domain.permissions import Overwrite, OverwriteTarget
 from castbot_hikari.ports import ApplyKey
@@ -23,6 +25,7 @@ MISSING_PERMISSIONS: Final = 50013
 GUILD_CHANNEL_LIMIT: Final = 30013
 WORD_FILTER: Final = 20031
 INVALID_FORM_BODY: Final = 50035
+CATEGORY_CAPACITY: Final = 50
 
 
 def _form_error_codes(errors: Mapping[str, Any] | None, field: str) -> list[str]:
@@ -92,6 +95,8 @@ class HikariDiscordOps:
     def __init__(self, rest: hikari.api.RESTClient, bot_user_id: UserId) -> None:
         self._rest = rest
         self._bot_user_id = bot_user_id
+        # One overflow search per full category at a time: concurrent applies must not each create one.
+        self._overflow_locks: dict[ChannelId, asyncio.Lock] = {}
 
     @property
     def bot_user_id(self) -> UserId:
@@ -159,3 +164,33 @@ class HikariDiscordOps:
                 if found == (key.user_id, key.config_id):
                     return ChannelId(int(channel.id))
         return None
+
+    async def overflow_category(self, guild_id: GuildId, full: ChannelId) -> ChannelId:
+        """Return "<name> 2" (or 3, ...) with room, creating it with the full category's overwrites."""
+        lock = self._overflow_locks.setdefault(full, asyncio.Lock())
+        async with lock:
+            try:
+                return await self._overflow_category(guild_id, full)
+            except hikari.HTTPError as exc:
+                raise classify(exc) from exc
+
+    async def _overflow_category(self, guild_id: GuildId, full: ChannelId) -> ChannelId:
+        channels = await self._rest.fetch_guild_channels(guild_id)
+        original = next((c for c in channels if c.id == full and isinstance(c, hikari.GuildCategory)), None)
+        if original is None:
+            raise DiscordError(DiscordErrorKind.NOT_FOUND, f"category {full} is gone", code=UNKNOWN_CHANNEL, status=404)
+        children = Counter(c.parent_id for c in channels if c.parent_id is not None)
+        categories = {c.name: c for c in channels if isinstance(c, hikari.GuildCategory)}
+        for number in range(2, 100):
+            name = f"{original.name} {number}"[:100]
+            existing = categories.get(name)
+            if existing is None:
+                created = await self._rest.create_guild_category(
+                    guild_id, name, permission_overwrites=list(original.permission_overwrites.values()),
+                    reason="Applications category is full",
+                )  # fmt: skip
+                logger.info("overflow category created guild=%s full=%s overflow=%s", guild_id, full, created.id)
+                return ChannelId(int(created.id))
+            if children[existing.id] < CATEGORY_CAPACITY:
+                return ChannelId(int(existing.id))
+        raise DiscordError(DiscordErrorKind.CATEGORY_FULL, "no overflow category has room", status=400)

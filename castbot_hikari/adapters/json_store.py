@@ -15,7 +15,7 @@ from typing import Any, Final, cast
 from castbot_hikari.adapters.journal import JournaledDocument, del_op, set_op
 from castbot_hikari.domain.errors import CorruptDataError
 from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId, UserId
-from castbot_hikari.domain.models import Application, ApplicationConfig
+from castbot_hikari.domain.models import Applicant, Application, ApplicationConfig
 from castbot_hikari.ports import ApplyKey, Pending, PendingState, Undelivered
 
 logger = logging.getLogger(__name__)
@@ -104,12 +104,20 @@ class JsonApplicationRepository:
             return None
         entry = cast("dict[str, Any]", raw)
         channel = entry.get("channelId")
+        who = _dict(entry.get("applicant"))
+        applicant = None
+        if who:
+            applicant = Applicant(
+                key.user_id, str(who.get("username") or key.user_id), str(who.get("displayName") or key.user_id),
+                who.get("avatarURL") if isinstance(who.get("avatarURL"), str) else None,
+            )  # fmt: skip
         return Pending(
             key=key,
             state=PendingState(entry.get("state", PendingState.RESERVED.value)),
             reserved_at_ms=int(entry.get("reservedAt", 0)),
             owner=str(entry.get("owner", "")),
             channel_id=ChannelId(int(channel)) if channel else None,
+            applicant=applicant,
         )
 
     async def get_pending(self, key: ApplyKey) -> Pending | None:
@@ -117,7 +125,7 @@ class JsonApplicationRepository:
         return self._pending(key)
 
     async def reserve(
-        self, key: ApplyKey, *, owner: str, now_ms: int, stale_after_ms: int
+        self, key: ApplyKey, *, owner: str, now_ms: int, stale_after_ms: int, applicant: Applicant | None = None
     ) -> Pending | Application | None:
         """Reserve ``key``: ``None`` when won, else the live reservation or recorded application.
 
@@ -131,7 +139,7 @@ class JsonApplicationRepository:
             return held
         if held is not None:
             logger.warning("taking over stale reservation key=%s owner=%s", _key_str(key), held.owner)
-        entry = {
+        entry: dict[str, Any] = {
             "state": PendingState.RESERVED.value,
             "reservedAt": now_ms,
             "owner": owner,
@@ -139,6 +147,12 @@ class JsonApplicationRepository:
             "userId": str(key.user_id),
             "configId": key.config_id,
         }
+        if applicant is not None:  # what a restart needs to finish the apply and name the channel
+            entry["applicant"] = {
+                "username": applicant.username,
+                "displayName": applicant.display_name,
+                "avatarURL": applicant.avatar_url,
+            }
         await self._doc.change([set_op(META, "pending", _key_str(key), value=entry)])
         return None
 
@@ -151,6 +165,10 @@ class JsonApplicationRepository:
                 set_op(*path, "channelId", value=str(channel_id)),
             ]
         )
+
+    async def mark_welcomed(self, key: ApplyKey) -> None:
+        """Record that the welcome message was posted."""
+        await self._doc.change([set_op(META, "pending", _key_str(key), "state", value=PendingState.WELCOMED.value)])
 
     async def commit(self, application: Application) -> None:
         """Record the application and drop its reservation in one journal entry."""
@@ -209,14 +227,13 @@ class JsonApplicationRepository:
                 )
         return sorted(items, key=lambda item: item.at_ms)
 
-    async def list_pending(self) -> list[Pending]:
-        """Return every unfinished apply (for start-up reconciliation and admins)."""
+    async def list_pending(self, guild_id: GuildId | None = None) -> list[Pending]:
+        """Return every unfinished apply (of one guild, or all), oldest first."""
         found: list[Pending] = []
         for raw in self._meta("pending").values():
             entry = _dict(raw)
-            key = ApplyKey(
-                GuildId(int(entry["guildId"])), UserId(int(entry["userId"])), ConfigId(str(entry["configId"]))
-            )
-            if (pending := self._pending(key)) is not None:
+            key = ApplyKey(GuildId(int(entry["guildId"])), UserId(int(entry["userId"])),
+                           ConfigId(str(entry["configId"])))  # fmt: skip
+            if (guild_id is None or key.guild_id == guild_id) and (pending := self._pending(key)) is not None:
                 found.append(pending)
-        return found
+        return sorted(found, key=lambda pending: pending.reserved_at_ms)

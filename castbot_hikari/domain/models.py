@@ -158,6 +158,7 @@ class Rejection(enum.Enum):
     CONFIG_NOT_FOUND = "config_not_found"
     CLOSED = "closed"
     ALREADY_APPLIED = "already_applied"
+    INTERRUPTED = "interrupted"
 
 
 class Failure(enum.Enum):

@@ -18,13 +18,13 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
 from castbot_hikari.domain import naming
 from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind, StorageError
-from castbot_hikari.domain.ids import ChannelId
+from castbot_hikari.domain.ids import ChannelId, GuildId
 from castbot_hikari.domain.models import (
     Applicant,
     Application,
@@ -37,17 +37,19 @@ from castbot_hikari.domain.models import (
     welcome,
 )
 from castbot_hikari.ports import (
+    AdminNotifier,
     ApplicationRepository,
     ApplyKey,
     Clock,
     DiscordOps,
     Metrics,
     Pending,
+    PendingState,
     Responder,
     Undelivered,
 )
 from castbot_hikari.services.locks import KeyedLocks
-from castbot_hikari.ui import render
+from castbot_hikari.ui import notices, render
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +90,9 @@ class ApplicationService:
         metrics: Where counters and timings go.
         clock: Time source.
         owner: This process's name in reservations (``host:pid:random``).
+        notifier: Tells each server's admins what they must fix; without one, notices are only logged.
         time_limit: Seconds after which an apply is stopped with a clear message.
+        permission_backoff_s: Seconds to fail fast in a guild after Discord said the bot lacks permissions.
     """
 
     def __init__(
@@ -100,7 +104,9 @@ class ApplicationService:
         metrics: Metrics,
         clock: Clock,
         owner: str,
+        notifier: AdminNotifier | None = None,
         time_limit: float = 600.0,
+        permission_backoff_s: float = 60.0,
     ) -> None:
         self._repo = repo
         self._discord = discord
@@ -108,7 +114,12 @@ class ApplicationService:
         self._metrics = metrics
         self._clock = clock
         self._owner = owner
+        self._notifier = notifier
         self._time_limit = time_limit
+        self._permission_backoff_s = permission_backoff_s
+        # Guilds where the bot just got "missing permissions": until then, fail fast instead of sending
+        # more requests Discord will refuse (403s count towards its invalid-request ban).
+        self._blocked_until: dict[GuildId, float] = {}
         # A reservation older than the time limit (plus cleanup) belongs to a process that died.
         self._stale_after_ms = int((time_limit + CLEANUP_LIMIT) * 1000) + 60_000
         self._running = 0
@@ -145,12 +156,54 @@ class ApplicationService:
             click.key.guild_id, click.key.user_id, click.key.config_id, outcome.label, click.ack_ms,
             total_ms, delivery.delivered, outcome.reference or "-",
         )  # fmt: skip
+        await self._tell_admins(click.key, outcome)
         if not delivery.delivered:
             await self._keep_undelivered(click.key, outcome, text, delivery.reason)
         return outcome
 
     async def apply(self, key: ApplyKey, applicant: Applicant, progress: Callable[[str], None]) -> ApplyOutcome:
         """Run the workflow for one click; never raises for expected or Discord/storage failures."""
+        return await self._guarded(key, applicant, lambda: self._apply(key, applicant, progress))
+
+    async def resume(self, pending: Pending, *, create_missing: bool = True) -> ApplyOutcome:
+        """Finish an interrupted apply: adopt its channel if it exists, else create it or release it.
+
+        Args:
+            pending: The reservation left by an apply that did not finish.
+            create_missing: Create the channel when none exists (an admin's retry); ``False`` releases
+                the reservation instead (start-up: the applicant is told to click again).
+        """
+        applicant = pending.applicant or Applicant(
+            pending.key.user_id, str(pending.key.user_id), str(pending.key.user_id), None
+        )
+        return await self._guarded(pending.key, applicant, lambda: self._resume(pending, applicant, create_missing))
+
+    async def list_pending(self, guild_id: GuildId | None = None) -> list[Pending]:
+        """Return applies that did not finish (reserved, or with a channel but no record)."""
+        return await self._repo.list_pending(guild_id)
+
+    async def reconcile(self) -> list[tuple[Pending, ApplyOutcome]]:
+        """At start-up, finish or release every apply an earlier process left unfinished, and tell the admins.
+
+        The JSON store has one owning process, so every reservation not made by this process is from a
+        process that is gone. The applicant's interaction token is not kept (it is a secret), so the
+        notify channel gets the result.
+        """
+        results: list[tuple[Pending, ApplyOutcome]] = []
+        for pending in await self._repo.list_pending():
+            if pending.owner == self._owner:
+                continue
+            outcome = await self.resume(pending, create_missing=False)
+            logger.info("reconciled key=%s state=%s outcome=%s", pending.key, pending.state.value, outcome.label)
+            self._metrics.incr(f"reconcile.{outcome.label}")
+            await self._notify(pending.key.guild_id, notices.recovered(pending.key, outcome))
+            results.append((pending, outcome))
+        return results
+
+    async def _guarded(
+        self, key: ApplyKey, applicant: Applicant, work: Callable[[], Awaitable[ApplyOutcome]]
+    ) -> ApplyOutcome:
+        """Run ``work`` under the identity's lock and the time limit; turn failures into outcomes."""
         with self._locks.try_hold(key) as held:
             if not held:
                 return ApplyOutcome.rejected(Rejection.IN_PROGRESS)
@@ -158,7 +211,7 @@ class ApplicationService:
             timeout = asyncio.timeout(self._time_limit)
             try:
                 async with timeout:
-                    return await self._apply(key, applicant, progress)
+                    return await work()
             except TimeoutError:
                 if not timeout.expired():
                     raise
@@ -184,20 +237,49 @@ class ApplicationService:
             return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, open_channel)
         previous = await self._repo.get_pending(key)
         held = await self._repo.reserve(key, owner=self._owner, now_ms=self._clock.now_ms(),
-                                        stale_after_ms=self._stale_after_ms)  # fmt: skip
+                                        stale_after_ms=self._stale_after_ms, applicant=applicant)  # fmt: skip
         if isinstance(held, Application):  # another process recorded it since we looked
             return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, held.channel_id)
         if isinstance(held, Pending):
             return ApplyOutcome.rejected(Rejection.IN_PROGRESS)
         spec = channel_spec(config, applicant, self._discord.bot_user_id)
         if previous is not None and (adopted := await self._adoptable(key, previous)) is not None:
-            await self._record(config, applicant, adopted, spec.name)
-            return ApplyOutcome.created(adopted)
+            return await self._finish(
+                config, applicant, adopted, spec.name, welcomed=previous.state is PendingState.WELCOMED
+            )
         progress(render.PROGRESS_CREATING)
         channel_id = await self._create_reserved(key, spec)
         await self._persist_channel(key, channel_id)
-        await self._welcome(config, applicant, channel_id)
-        await self._record(config, applicant, channel_id, spec.name)
+        return await self._finish(config, applicant, channel_id, spec.name, welcomed=False)
+
+    async def _resume(self, pending: Pending, applicant: Applicant, create_missing: bool) -> ApplyOutcome:
+        key = pending.key
+        if (recorded := await self._repo.find_application(key)) is not None:
+            await self._repo.release(key)
+            return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, recorded.channel_id)
+        config = await self._repo.get_config(key.guild_id, key.config_id)
+        if config is None:
+            await self._repo.release(key)
+            return ApplyOutcome.rejected(Rejection.CONFIG_NOT_FOUND)
+        spec = channel_spec(config, applicant, self._discord.bot_user_id)
+        if (adopted := await self._adoptable(key, pending)) is not None:
+            return await self._finish(
+                config, applicant, adopted, spec.name, welcomed=pending.state is PendingState.WELCOMED
+            )
+        if not create_missing:
+            await self._repo.release(key)
+            return ApplyOutcome.rejected(Rejection.INTERRUPTED)
+        channel_id = await self._create_reserved(key, spec)
+        await self._persist_channel(key, channel_id)
+        return await self._finish(config, applicant, channel_id, spec.name, welcomed=False)
+
+    async def _finish(
+        self, config: ApplicationConfig, applicant: Applicant, channel_id: ChannelId, name: str, *, welcomed: bool
+    ) -> ApplyOutcome:
+        """Welcome (unless done before a crash) and record an application whose channel exists."""
+        if not welcomed:
+            await self._welcome(config, applicant, channel_id)
+        await self._record(config, applicant, channel_id, name)
         return ApplyOutcome.created(channel_id)
 
     async def _existing_channel(self, key: ApplyKey) -> ChannelId | None:
@@ -229,19 +311,38 @@ class ApplicationService:
             raise
 
     async def _create_channel(self, key: ApplyKey, spec: ChannelSpec) -> ChannelId:
+        blocked_until = self._blocked_until.get(key.guild_id, 0.0)
+        if self._clock.monotonic() < blocked_until:
+            self._metrics.incr("apply.permission_fast_fail")
+            raise DiscordError(DiscordErrorKind.MISSING_PERMISSIONS, "recently refused for missing permissions")
         try:
             return await self._discord.create_channel(spec)
         except DiscordError as exc:
-            if exc.kind is DiscordErrorKind.NAME_REJECTED:  # word filter: retry once with a neutral name
+            return await self._recover_create(key, spec, exc)
+
+    async def _recover_create(self, key: ApplyKey, spec: ChannelSpec, exc: DiscordError) -> ChannelId:
+        """Retry a refused channel creation where a retry can work; re-raise otherwise."""
+        match exc.kind:
+            case DiscordErrorKind.NAME_REJECTED:  # word filter: retry once with a neutral name
                 logger.info("channel name rejected, using neutral name key=%s", key)
                 neutral = dataclasses.replace(spec, name=naming.fallback_channel_name(key.user_id))
                 return await self._discord.create_channel(neutral)
-            if exc.kind is DiscordErrorKind.UNAVAILABLE:
+            case DiscordErrorKind.CATEGORY_FULL if spec.category_id is not None:
+                target = await self._discord.overflow_category(spec.guild_id, spec.category_id)
+                self._metrics.incr("apply.category_overflow")
+                await self._notify(key.guild_id, notices.overflow(spec.category_id, target),
+                                   topic=f"overflow:{spec.category_id}:{target}")  # fmt: skip
+                return await self._discord.create_channel(dataclasses.replace(spec, category_id=target))
+            case DiscordErrorKind.MISSING_PERMISSIONS:
+                self._blocked_until[key.guild_id] = self._clock.monotonic() + self._permission_backoff_s
+            case DiscordErrorKind.UNAVAILABLE:
                 # The request may have reached Discord before failing: never leave a twin behind.
                 with contextlib.suppress(DiscordError):
                     if (found := await self._discord.find_application_channel(key)) is not None:
                         return found
-            raise
+            case _:
+                pass
+        raise exc
 
     async def _persist_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
         try:
@@ -256,6 +357,8 @@ class ApplicationService:
         except DiscordError as exc:  # the channel stands and is recorded; the admins can greet by hand
             self._metrics.incr("apply.welcome_failed")
             logger.warning("welcome message failed channel=%s error=%s", channel_id, exc)
+            return
+        await self._repo.mark_welcomed(ApplyKey(config.guild_id, applicant.user_id, config.config_id))
 
     async def _record(self, config: ApplicationConfig, applicant: Applicant, channel_id: ChannelId, name: str) -> None:
         application = Application.new(config, applicant, channel_id, name, self._clock.now_ms())
@@ -311,3 +414,22 @@ class ApplicationService:
             await self._repo.record_undelivered(item)
         except StorageError as exc:
             logger.error("could not keep undelivered result ref=%s error=%s", reference, exc)
+        await self._notify(key.guild_id, notices.undelivered(key, text, reason or "unknown reason"),
+                           topic=f"undelivered:{key.user_id}:{key.config_id}")  # fmt: skip
+
+    async def _tell_admins(self, key: ApplyKey, outcome: ApplyOutcome) -> None:
+        if outcome.failure is None:
+            return
+        config = await self._repo.get_config(key.guild_id, key.config_id)
+        text = notices.failure(key, outcome, config.category_id if config else None)
+        if text is not None:
+            await self._notify(key.guild_id, text, topic=outcome.failure.value)
+
+    async def _notify(self, guild_id: GuildId, text: str, *, topic: str | None = None) -> None:
+        if self._notifier is None:
+            logger.warning("admin notice guild=%s: %s", guild_id, text)
+            return
+        try:
+            await self._notifier.notify(guild_id, text, topic=topic)
+        except Exception:  # a notice must never break an apply
+            logger.exception("admin notice failed guild=%s", guild_id)

@@ -21,6 +21,8 @@ def _rejection(reason: Rejection, outcome: ApplyOutcome) -> str:
             return "🔒 Applications are closed."
         case Rejection.ALREADY_APPLIED:
             return f"You already have an application channel: <#{outcome.channel_id}>"
+        case Rejection.INTERRUPTED:
+            return "⚠️ Your application was interrupted before its channel was created. Please click Apply again."
         case _:
             assert_never(reason)
 

@@ -182,16 +182,18 @@ async def test_channel_gets_exactly_the_private_overwrites(repo: JsonApplication
 
 
 @pytest.mark.asyncio
-async def test_category_full_fails_clearly_and_releases_reservation(repo: JsonApplicationRepository) -> None:
+async def test_category_full_everywhere_fails_clearly_and_releases_reservation(repo: JsonApplicationRepository) -> None:
     discord = FakeDiscordOps()
-    discord.fail_next["create_channel"] = [DiscordError(DiscordErrorKind.CATEGORY_FULL, "Maximum", code=50035)]
+    full = DiscordError(DiscordErrorKind.CATEGORY_FULL, "Maximum", code=50035)
+    discord.fail_next["create_channel"] = [full]
+    discord.fail_next["overflow_category"] = [DiscordError(DiscordErrorKind.GUILD_FULL, "Maximum channels", code=30013)]
     service = make_service(repo, discord)
     outcome, seen = await click(service)
-    assert outcome.failure is Failure.CATEGORY_FULL
+    assert outcome.failure is Failure.GUILD_FULL
     assert outcome.reference
-    assert "category is full" in seen.results[0]
+    assert "500 channels" in seen.results[0]
     assert outcome.reference in seen.results[0]
-    assert "50035" not in seen.results[0]
+    assert "30013" not in seen.results[0]  # no raw Discord text
     assert "Maximum" not in seen.results[0]
     assert await repo.get_pending(KEY) is None
     again, _ = await click(service)  # the admins made room: the next click works
