@@ -19,10 +19,10 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final, Protocol, cast
 
 import orjson
 
@@ -31,6 +31,21 @@ from castbot_hikari.domain.errors import CorruptDataError, StorageError
 logger = logging.getLogger(__name__)
 
 _MISSING: Final[Any] = object()
+
+
+class Offload(Protocol):
+    """Runs a blocking file write (``asyncio.to_thread`` by default)."""
+
+    def __call__(self, func: Callable[[bytes], None], payload: bytes, /) -> Awaitable[None]:
+        """Run ``func(payload)``."""
+        ...
+
+
+async def in_thread(func: Callable[[bytes], None], payload: bytes, /) -> None:
+    """Run a blocking write in the default thread pool, off the event loop."""
+    await asyncio.to_thread(func, payload)
+
+
 Path_ = tuple[str, ...]
 
 
@@ -215,12 +230,16 @@ class JournaledDocument:
     Args:
         files: Where the snapshot and journal live (see ``DataFiles``).
         compact_every: Journal entries after which the next write is a full snapshot instead.
+        offload: Runs blocking file I/O off the event loop (``asyncio.to_thread``); tests may run it inline.
     """
 
-    def __init__(self, files: DataFiles, doc: dict[str, Any], *, compact_every: int = 5000) -> None:
+    def __init__(
+        self, files: DataFiles, doc: dict[str, Any], *, compact_every: int = 5000, offload: Offload = in_thread
+    ) -> None:
         self.files = files
         self.doc = doc
         self._compact_every = compact_every
+        self._offload = offload
         self._entries = 0
         self._queue: list[_Change] = []
         self._writer: asyncio.Task[None] | None = None
@@ -228,7 +247,13 @@ class JournaledDocument:
 
     @classmethod
     def open(
-        cls, path: Path, *, empty: dict[str, Any] | None = None, fsync: bool = True, compact_every: int = 5000
+        cls,
+        path: Path,
+        *,
+        empty: dict[str, Any] | None = None,
+        fsync: bool = True,
+        compact_every: int = 5000,
+        offload: Offload = in_thread,
     ) -> JournaledDocument:
         """Load ``path`` (and replay its journal), then write a fresh snapshot if anything was replayed.
 
@@ -237,7 +262,7 @@ class JournaledDocument:
         """
         files = DataFiles(path, fsync=fsync)
         doc, replayed = _load(files, empty or {})
-        document = cls(files, doc, compact_every=compact_every)
+        document = cls(files, doc, compact_every=compact_every, offload=offload)
         if replayed or not path.exists():
             files.write_snapshot(orjson.dumps(doc))
             logger.info("data file written path=%s journal_entries_replayed=%d", path, replayed)
@@ -267,7 +292,7 @@ class JournaledDocument:
         if self._writer is not None:
             await asyncio.shield(self._writer)
         try:
-            await asyncio.to_thread(self.files.write_snapshot, orjson.dumps(self.doc))
+            await self._offload(self.files.write_snapshot, orjson.dumps(self.doc))
         except OSError:
             logger.exception("final snapshot failed; the journal still holds every change path=%s", self.files.path)
 
@@ -296,11 +321,11 @@ class JournaledDocument:
             # Serialised here, with no await since the batch was taken: the snapshot holds exactly this
             # batch and what came before it, so a failure can be undone precisely.
             payload = orjson.dumps(self.doc)
-            await asyncio.to_thread(self.files.write_snapshot, payload)
+            await self._offload(self.files.write_snapshot, payload)
             self._entries = 0
             return
         lines = b"".join(orjson.dumps([op.encode() for op in change.ops]) + b"\n" for change in batch)
-        await asyncio.to_thread(self.files.append_journal, lines)
+        await self._offload(self.files.append_journal, lines)
         self._entries += len(batch)
 
     def _undo(self, batch: list[_Change]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final, cast
 
-from castbot_hikari.adapters.journal import JournaledDocument, del_op, set_op
+from castbot_hikari.adapters.journal import JournaledDocument, Offload, del_op, in_thread, set_op
 from castbot_hikari.domain.errors import CorruptDataError
 from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId, UserId
 from castbot_hikari.domain.models import Applicant, Application, ApplicationConfig
@@ -41,7 +41,9 @@ class JsonApplicationRepository:
         self._doc = document
 
     @classmethod
-    def open(cls, data_dir: Path, *, fsync: bool = True, compact_every: int = 5000) -> JsonApplicationRepository:
+    def open(
+        cls, data_dir: Path, *, fsync: bool = True, compact_every: int = 5000, offload: Offload = in_thread
+    ) -> JsonApplicationRepository:
         """Open (or create) ``data_dir/playerData.json``.
 
         Raises:
@@ -54,6 +56,7 @@ class JsonApplicationRepository:
             empty={META: {"schemaVersion": SCHEMA_VERSION}},
             fsync=fsync,
             compact_every=compact_every,
+            offload=offload,
         )
         version = _dict(document.doc.get(META)).get("schemaVersion", SCHEMA_VERSION)
         if not isinstance(version, int) or version > SCHEMA_VERSION:
