@@ -6,7 +6,7 @@ import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
-PATHS = ("castbot_hikari", "extensions", "tests", "noxfile.py")
+PATHS = ("castbot_hikari", "extensions", "tests", "benchmarks", "noxfile.py")
 
 
 def install(session: nox.Session) -> None:
@@ -42,3 +42,10 @@ def tests(session: nox.Session) -> None:
     """Run the test suite; ``nox -s tests -- --coverage`` is not wired yet, pass pytest args after --."""
     install(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Print benchmark figures (not run by default): per-apply save cost vs the data file's size."""
+    install(session)
+    session.run("python", "-m", "benchmarks.save_cost", *session.posargs)

@@ -74,6 +74,7 @@ class SandboxReport:
     applications_recorded: int
     data_file: Path
     validation_errors: int
+    invalid_requests: int
     seconds: float
 
     @property
@@ -237,6 +238,7 @@ def report(emu: DiscordEmulator, interactions: list[Interaction], data_file: Pat
         results=results, no_result=no_result, channels_created=sum(owners.values()),
         duplicates=sum(count - 1 for count in owners.values() if count > 1), applications_recorded=recorded,
         data_file=data_file, validation_errors=len(emu.validation_errors), seconds=seconds,
+        invalid_requests=sum(1 for r in emu.requests if r.status in (401, 403, 429)),
     )  # fmt: skip
 
 
@@ -255,6 +257,10 @@ def render_report(rep: SandboxReport) -> str:
         ("duplicate channels", str(rep.duplicates)),
         ("applications recorded", f"{rep.applications_recorded} in {rep.data_file}"),
         ("requests violating Discord's API spec", str(rep.validation_errors)),
+        (
+            "invalid requests (401/403/429)",
+            f"{rep.invalid_requests} ({rep.invalid_requests * 1000 / max(1, rep.clicks):.1f} per 1,000 clicks)",
+        ),
         ("wall time", f"{rep.seconds:.1f} s"),
     ]
     width = max(len(name) for name, _ in rows)

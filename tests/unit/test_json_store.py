@@ -185,3 +185,23 @@ async def test_reserve_is_check_and_set(repo: JsonApplicationRepository) -> None
     app = await record(repo, channel=7)
     assert await repo.get_pending(KEY) is None
     assert await repo.reserve(KEY, owner="c", now_ms=30_000, stale_after_ms=10_000) == app
+
+
+@pytest.mark.asyncio
+async def test_5mb_file_snapshot_is_atomic_and_complete(tmp_path: Path) -> None:
+    """CastBot's real size: a snapshot replaces the whole file at once, and a failed one leaves it intact."""
+    big = {str(10**18 + g): {"applications": {str(n): {"userId": "1", "pad": "x" * 300} for n in range(100)}}
+           for g in range(160)}  # fmt: skip
+    path = tmp_path / DATA_FILE
+    path.write_bytes(orjson.dumps(big))
+    assert path.stat().st_size > 5_000_000
+    before = path.read_bytes()
+    failing = JournaledDocument(ReplaceFails(path, fsync=False), orjson.loads(before), compact_every=1)
+    with pytest.raises(StorageError):
+        await failing.change([set_op("x", value=1)])
+    assert path.read_bytes() == before
+    document = JournaledDocument(DataFiles(path, fsync=True), orjson.loads(before), compact_every=1)
+    await document.change([set_op("x", value=1)])
+    after = orjson.loads(path.read_bytes())
+    assert after["x"] == 1
+    assert len(after) == len(big) + 1
