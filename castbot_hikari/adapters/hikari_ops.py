@@ -64,6 +64,8 @@ def _bad_request(exc: hikari.BadRequestError) -> DiscordError:
             return DiscordError(DiscordErrorKind.CATEGORY_FULL, exc.message, code=exc.code, status=400)
         if parent:  # the category was deleted or is not a category
             return DiscordError(DiscordErrorKind.NOT_FOUND, exc.message, code=exc.code, status=400)
+        if exc.errors and "permission_overwrites" in exc.errors:  # a role of the overwrites was deleted
+            return DiscordError(DiscordErrorKind.ROLE_MISSING, exc.message, code=exc.code, status=400)
         if _form_error_codes(exc.errors, "name"):
             return DiscordError(DiscordErrorKind.NAME_REJECTED, exc.message, code=exc.code, status=400)
     return DiscordError(DiscordErrorKind.BAD_REQUEST, exc.message, code=exc.code, status=400)

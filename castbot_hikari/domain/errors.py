@@ -13,6 +13,7 @@ class DiscordErrorKind(enum.Enum):
     CATEGORY_FULL = "category_full"
     GUILD_FULL = "guild_full"
     NAME_REJECTED = "name_rejected"
+    ROLE_MISSING = "role_missing"
     UNAVAILABLE = "unavailable"
     BAD_REQUEST = "bad_request"
 

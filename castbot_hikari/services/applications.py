@@ -36,6 +36,7 @@ from castbot_hikari.domain.models import (
     channel_spec,
     welcome,
 )
+from castbot_hikari.domain.permissions import OverwriteTarget
 from castbot_hikari.ports import (
     AdminNotifier,
     ApplicationRepository,
@@ -60,6 +61,7 @@ _FAILURE_OF: Final = {
     DiscordErrorKind.CATEGORY_FULL: Failure.CATEGORY_FULL,
     DiscordErrorKind.GUILD_FULL: Failure.GUILD_FULL,
     DiscordErrorKind.NAME_REJECTED: Failure.UNEXPECTED,
+    DiscordErrorKind.ROLE_MISSING: Failure.UNEXPECTED,
     DiscordErrorKind.UNAVAILABLE: Failure.DISCORD_UNAVAILABLE,
     DiscordErrorKind.BAD_REQUEST: Failure.UNEXPECTED,
 }
@@ -333,6 +335,12 @@ class ApplicationService:
                 await self._notify(key.guild_id, notices.overflow(spec.category_id, target),
                                    topic=f"overflow:{spec.category_id}:{target}")  # fmt: skip
                 return await self._discord.create_channel(dataclasses.replace(spec, category_id=target))
+            case DiscordErrorKind.ROLE_MISSING:  # the production role was deleted: create without it
+                await self._notify(key.guild_id, notices.ROLE_MISSING, topic="role_missing")
+                without = tuple(
+                    o for o in spec.overwrites if o.target is not OverwriteTarget.ROLE or o.target_id == spec.guild_id
+                )
+                return await self._discord.create_channel(dataclasses.replace(spec, overwrites=without))
             case DiscordErrorKind.MISSING_PERMISSIONS:
                 self._blocked_until[key.guild_id] = self._clock.monotonic() + self._permission_backoff_s
             case DiscordErrorKind.UNAVAILABLE:

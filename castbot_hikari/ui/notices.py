@@ -29,6 +29,12 @@ def failure(key: ApplyKey, outcome: ApplyOutcome, category: ChannelId | None) ->
             return None
 
 
+ROLE_MISSING = (
+    "⚠️ The production role of an Apply button no longer exists, so new application channels are created "
+    "without it. Set a role again with `/apps edit`."
+)
+
+
 def overflow(full: ChannelId, target: ChannelId) -> str:
     """Return the notice that a category is full and channels now go to an overflow category."""
     return (

@@ -117,3 +117,24 @@ async def test_malformed_apply_ids_get_a_clear_message_and_create_nothing(world:
     assert inter.ephemeral
     assert inter.content == render.BROKEN_BUTTON
     assert world.app_channels() == []
+
+
+@pytest.mark.asyncio
+async def test_deleted_category_clear_message_and_admins_told(world: World) -> None:
+    await world.app.bot.rest.delete_channel(world.guild.categories["Applications"])
+    inter = await click_and_wait(world, "u7")
+    assert "category for application channels no longer exists" in (inter.content or "")
+    await world.wait_notice(lambda n: "applications category of an Apply button no longer exists" in n)
+    assert world.app_channels() == []
+    assert world.applications() == {}
+
+
+@pytest.mark.asyncio
+async def test_deleted_production_role_channel_is_made_without_it(world: World) -> None:
+    # An admin deleted the role in Discord (the emulator serves no role routes, so it is removed directly).
+    del world.emu.state.guilds[world.guild.id].roles[world.guild.roles["Production"]]
+    inter = await click_and_wait(world, "u7")
+    assert (inter.content or "").startswith("✅")
+    (channel,) = world.app_channels()
+    assert {o["id"] for o in channel.permission_overwrites} == {world.guild.id, world.user("u7"), world.emu.bot_user_id}
+    await world.wait_notice(lambda n: "production role of an Apply button no longer exists" in n)
