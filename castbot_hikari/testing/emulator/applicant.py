@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from castbot_hikari.testing.emulator import messages, payloads, permissions
+from castbot_hikari.testing.emulator import components, invocation
 from castbot_hikari.testing.emulator.core import Core
 from castbot_hikari.testing.emulator.interactions import Interaction
-from castbot_hikari.testing.emulator.state import (
-    GUILD_TEXT,
-    ChannelState,
-    GuildState,
-    JSONObject,
-    MessageState,
-)
+from castbot_hikari.testing.emulator.state import ChannelState, JSONObject, MessageState
 
-ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
-BUTTON = 2
+BUTTON = components.BUTTON
 
 
 class Applicant:
@@ -22,6 +15,7 @@ class Applicant:
 
     When a click names no message, the button sits on a "panel" message the bot is assumed to have
     posted earlier: one per channel and custom id, stored in the channel (without a gateway event).
+    A click naming a message uses that real message: it must exist and carry an enabled button.
     """
 
     def __init__(self, core: Core) -> None:
@@ -34,45 +28,17 @@ class Applicant:
         """Create the interaction record and INTERACTION_CREATE payload for one button click.
 
         Raises:
-            ValueError: If the guild, member, channel, message or button does not exist.
+            ValueError: If the guild, member, channel, message or button does not exist, the
+                component is not a button, or the button is disabled.
         """
-        state = self._core.state
-        guild = state.guilds.get(guild_id)
-        if guild is None:
-            msg = f"unknown guild {guild_id}"
-            raise ValueError(msg)
-        if user_id not in guild.members:
-            msg = f"user {user_id} is not a member of guild {guild_id}"
-            raise ValueError(msg)
-        channel = self._channel(guild, channel_id)
+        guild = invocation.member_guild(self._core, guild_id, user_id)
+        channel = invocation.guild_channel(self._core, guild, channel_id)
         message = self._message(channel, custom_id, message_id)
-        component_id = _component_id(message, custom_id)
-        inter = Interaction(
-            id=self._core.ids.snowflake(),
-            token=self._core.ids.interaction_token(),
-            guild_id=guild.id,
-            user_id=user_id,
-            channel_id=channel.id,
-            message_id=message.id,
-            custom_id=custom_id,
-            clock=self._core.clock,
-            ack_deadline=self._core.settings.ack_deadline,
+        data = components.button_data(message, custom_id)
+        inter = invocation.new_interaction(
+            self._core, guild, user_id, channel, message_id=message.id, custom_id=custom_id
         )
-        return inter, self._payload(inter, guild, channel, message, component_id)
-
-    def _channel(self, guild: GuildState, channel_id: int | None) -> ChannelState:
-        state = self._core.state
-        if channel_id is None:
-            for channel in state.guild_channels(guild.id):
-                if channel.type == GUILD_TEXT:
-                    return channel
-            msg = f"guild {guild.id} has no text channel to click in"
-            raise ValueError(msg)
-        channel = state.channels.get(channel_id)
-        if channel is None or channel.guild_id != guild.id:
-            msg = f"unknown channel {channel_id} in guild {guild.id}"
-            raise ValueError(msg)
-        return channel
+        return inter, invocation.envelope(self._core, inter, guild, channel, data, message=message)
 
     def _message(self, channel: ChannelState, custom_id: str, message_id: int | None) -> MessageState:
         state = self._core.state
@@ -98,42 +64,3 @@ class Applicant:
         state.add_message(panel)
         self._panels[(channel.id, custom_id)] = panel.id
         return panel
-
-    def _payload(
-        self, inter: Interaction, guild: GuildState, channel: ChannelState, message: MessageState, component_id: int
-    ) -> JSONObject:
-        state = self._core.state
-        user = state.users[inter.user_id]
-        member = payloads.member(guild.members[inter.user_id], user)
-        member["permissions"] = str(permissions.channel_permissions(guild, user.id, channel))
-        app_permissions = permissions.channel_permissions(guild, state.bot.id, channel)
-        return {
-            "id": str(inter.id),
-            "application_id": str(state.bot.id),
-            "type": 3,
-            "data": {"custom_id": inter.custom_id, "component_type": BUTTON, "id": component_id},
-            "guild_id": str(guild.id),
-            "channel_id": str(channel.id),
-            "channel": payloads.channel_with_permissions(channel, int(member["permissions"])),
-            "guild": {"id": str(guild.id), "locale": guild.locale, "features": list(guild.features)},
-            "member": member,
-            "token": inter.token,
-            "version": 1,
-            "message": payloads.message(message),
-            "app_permissions": str(app_permissions),
-            "locale": "en-US",
-            "guild_locale": guild.locale,
-            "entitlements": [],
-            "entitlement_sku_ids": [],
-            "authorizing_integration_owners": {"0": str(guild.id)},
-            "context": 0,
-            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
-        }
-
-
-def _component_id(message: MessageState, custom_id: str) -> int:
-    for component in messages.walk(message.components):
-        if component.get("custom_id") == custom_id:
-            return int(component["id"])
-    msg = f"message {message.id} has no component with custom_id {custom_id!r}"
-    raise ValueError(msg)

@@ -12,6 +12,9 @@ TimelineEntry = tuple[float, str, JSONObject]
 """``(seconds since the click, kind, detail)``."""
 
 DEFAULT_TIMEOUT: Final = 10.0
+APPLICATION_COMMAND: Final = 2
+MESSAGE_COMPONENT: Final = 3
+MODAL_SUBMIT: Final = 5
 
 
 class Interaction:
@@ -19,16 +22,23 @@ class Interaction:
 
     Timeline kinds: ``"dispatched"``, ``"acked"`` (detail: ``type``, ``flags``), ``"ack_rejected"``
     (detail: ``reason`` ``"late"``/``"double"``/``"invalid"``), ``"original_edited"`` (``content``),
-    ``"followup"`` (``content``, ``flags``, ``replaced_loading``), ``"original_deleted"``.
+    ``"followup"`` (``content``, ``flags``, ``replaced_loading``), ``"followup_edited"``,
+    ``"followup_deleted"``, ``"original_deleted"``, ``"message_updated"`` (``message_id``, ``content``,
+    ``by``: the interaction whose response changed a message this one shows, or this one's type 7),
+    ``"message_deleted"`` (another interaction deleted the message this one shows) and
+    ``"modal_submitted"`` (``by``: the MODAL_SUBMIT interaction).
 
     Attributes:
         id: Interaction id (its snowflake time is the click time).
         token: Interaction token.
         guild_id: Guild of the click.
         user_id: The clicking user.
-        channel_id: Channel of the clicked message.
-        message_id: The clicked message.
-        custom_id: The button's custom id.
+        channel_id: Channel of the clicked message (or where the command was used).
+        message_id: The clicked message (``None`` for a slash command or a modal opened by one).
+        custom_id: The component's or the modal's custom id (``""`` for a slash command).
+        interaction_type: 2 APPLICATION_COMMAND, 3 MESSAGE_COMPONENT or 5 MODAL_SUBMIT.
+        command: The invoked command path for slash commands (``"apps post"``), else ``None``.
+        values: The selected values of a select menu interaction.
         created_at: Emulator clock time of the click.
         timeline: What happened, in order.
         ack_type: Callback type of the accepted first response, or ``None``.
@@ -37,8 +47,10 @@ class Interaction:
         content: Visible content of the original response (``None`` when none or deleted).
         followups: Follow-up messages (message JSON), in order.
         edits: Contents of the original response after each edit, in order.
-        modal: The modal's data when the bot answered with a modal (type 9).
+        modal: The modal's data when the bot answered with a modal (type 9), with component ids.
         original: The original response message (type 4/5), or the clicked message (type 6/7).
+        submission: The MODAL_SUBMIT interaction of this interaction's modal, once submitted.
+        payload: The INTERACTION_CREATE payload dispatched to the bot (``None`` until dispatched).
     """
 
     def __init__(
@@ -49,10 +61,13 @@ class Interaction:
         guild_id: int,
         user_id: int,
         channel_id: int,
-        message_id: int,
-        custom_id: str,
+        message_id: int | None = None,
+        custom_id: str = "",
         clock: Callable[[], float],
         ack_deadline: float,
+        interaction_type: int = MESSAGE_COMPONENT,
+        command: str | None = None,
+        values: list[str] | None = None,
     ) -> None:
         self.id = id
         self.token = token
@@ -61,6 +76,9 @@ class Interaction:
         self.channel_id = channel_id
         self.message_id = message_id
         self.custom_id = custom_id
+        self.interaction_type = interaction_type
+        self.command = command
+        self.values: list[str] = values or []
         self._clock = clock
         self._ack_deadline = ack_deadline
         self.created_at = clock()
@@ -75,6 +93,8 @@ class Interaction:
         self.modal: JSONObject | None = None
         self.original: MessageState | None = None
         self.followup_messages: dict[int, MessageState] = {}
+        self.submission: Interaction | None = None
+        self.payload: JSONObject | None = None
         self._changed = asyncio.Event()
 
     @property
@@ -134,15 +154,17 @@ class Interaction:
                 raise TimeoutError(self._timeout_message(what, timeout)) from None
         return self
 
+    @property
+    def label(self) -> str:
+        """``/command path`` for slash commands, else ``custom_id=...`` (for messages and reprs)."""
+        return f"/{self.command}" if self.command is not None else f"custom_id={self.custom_id!r}"
+
     def _timeout_message(self, what: str, timeout: float) -> str:
         lines = [f"  {t:8.3f}s {kind} {detail}" for t, kind, detail in self.timeline] or ["  (empty)"]
-        return (
-            f"interaction {self.id} (custom_id={self.custom_id!r}) not {what} within {timeout}s; "
-            f"timeline:\n" + "\n".join(lines)
-        )
+        return f"interaction {self.id} ({self.label}) not {what} within {timeout}s; timeline:\n" + "\n".join(lines)
 
     def __repr__(self) -> str:
         return (
-            f"Interaction(id={self.id}, custom_id={self.custom_id!r}, ack_type={self.ack_type}, "
+            f"Interaction(id={self.id}, {self.label}, ack_type={self.ack_type}, "
             f"loading={self.loading}, content={self.content!r}, failed={self.failed})"
         )

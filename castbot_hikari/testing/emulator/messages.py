@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from typing import Final, cast
+from typing import Final
 
 from castbot_hikari.testing.emulator import errors, payloads
 from castbot_hikari.testing.emulator.core import Core
-from castbot_hikari.testing.emulator.state import JSONObject, MessageState, UserState, iso_now
+from castbot_hikari.testing.emulator.state import JSONObject, MessageState, UserState, iso_now, iter_components
 
 EPHEMERAL: Final = 1 << 6
 LOADING: Final = 1 << 7
@@ -57,13 +57,8 @@ def _check_components(body: JSONObject, flags: int) -> None:
 
 
 def walk(components: list[JSONObject]) -> Iterator[JSONObject]:
-    """Yield every component depth-first (rows, their children, section accessories)."""
-    for component in components:
-        yield component
-        yield from walk(component.get("components") or [])
-        accessory = component.get("accessory")
-        if isinstance(accessory, dict):
-            yield cast("JSONObject", accessory)
+    """Yield every component depth-first (rows, their children, labels' components, accessories)."""
+    return iter_components(components)
 
 
 def with_component_ids(components: list[JSONObject]) -> list[JSONObject]:

@@ -6,7 +6,7 @@ from typing import Final
 
 from castbot_hikari.testing.emulator import errors, messages, payloads
 from castbot_hikari.testing.emulator.core import Core
-from castbot_hikari.testing.emulator.interactions import Interaction
+from castbot_hikari.testing.emulator.interactions import APPLICATION_COMMAND, MODAL_SUBMIT, Interaction
 from castbot_hikari.testing.emulator.state import JSONObject, MessageState
 
 MESSAGE_CREATE: Final = 4
@@ -21,17 +21,43 @@ Reply = tuple[int, JSONObject | None]
 
 
 class InteractionStore:
-    """Every simulated interaction, by id and by token, and the rules for answering them."""
+    """Every simulated interaction, by id and by token, and the rules for answering them.
+
+    It also owns every message created through an interaction token (original responses and
+    follow-ups, ephemeral ones included: those exist nowhere else), so a component on an ephemeral
+    message can be used and updated like one on a channel message.
+    """
 
     def __init__(self, core: Core) -> None:
         self._core = core
         self.by_id: dict[int, Interaction] = {}
         self.by_token: dict[str, Interaction] = {}
+        self._messages: dict[int, tuple[MessageState, Interaction]] = {}
 
     def add(self, interaction: Interaction) -> None:
         """Register a new interaction."""
         self.by_id[interaction.id] = interaction
         self.by_token[interaction.token] = interaction
+
+    def response_message(self, message_id: int) -> tuple[MessageState, Interaction] | None:
+        """Return a message created through an interaction token (until deleted through one), and its interaction."""
+        return self._messages.get(message_id)
+
+    def live_message(self, channel_id: int, message_id: int) -> MessageState | None:
+        """Return a message that still exists: in its channel, or as a live ephemeral response."""
+        entry = self._messages.get(message_id)
+        if entry is not None and entry[0].flags & messages.EPHEMERAL:
+            return entry[0]
+        return self._core.state.find_message(channel_id, message_id)
+
+    def is_live(self, message: MessageState) -> bool:
+        """Whether ``message`` still exists (in its channel, or as a live ephemeral response)."""
+        return self.live_message(message.channel_id, message.id) is message
+
+    def visible(self, inter: Interaction) -> MessageState | None:
+        """Return the message the user sees as ``inter``'s response now (``None``: none or a modal)."""
+        original = inter.original
+        return original if original is not None and self.is_live(original) else None
 
     # ---- POST /interactions/{interaction_id}/{interaction_token}/callback ------------------------
 
@@ -54,6 +80,7 @@ class InteractionStore:
         data: JSONObject = body.get("data") or {}
         try:
             _check_callback(response_type, data)
+            self._check_allowed(inter, response_type)
         except errors.ApiError as exc:
             inter.record("ack_rejected", reason="invalid", type=response_type, error=exc.body())
             raise
@@ -62,6 +89,15 @@ class InteractionStore:
         if not with_response:
             return 204, None
         return 200, _callback_payload(inter, response_type, message)
+
+    def _check_allowed(self, inter: Interaction, response_type: object) -> None:
+        if response_type == MODAL and inter.interaction_type == MODAL_SUBMIT:
+            raise errors.form_error("type", "INTERACTION_RESPONSE_TYPE_INVALID", "A modal cannot open a modal.")
+        if response_type in (DEFERRED_MESSAGE_UPDATE, MESSAGE_UPDATE) and (
+            inter.interaction_type == APPLICATION_COMMAND or self.source_message(inter) is None
+        ):
+            # Only component-based interactions have a message to update (a slash command's modal too).
+            raise errors.api_error(errors.UNKNOWN_MESSAGE)
 
     def _accept(self, inter: Interaction, response_type: int, data: JSONObject) -> MessageState | None:
         flags = int(data.get("flags") or 0)
@@ -72,15 +108,19 @@ class InteractionStore:
         if response_type in (MESSAGE_CREATE, DEFERRED_MESSAGE_CREATE):
             message = self._create_original(inter, response_type, data, flags)
         elif response_type in (DEFERRED_MESSAGE_UPDATE, MESSAGE_UPDATE):
-            message = inter.original = self._source_message(inter)
-            if response_type == MESSAGE_UPDATE and message is not None:
-                messages.apply_edit(message, data)
-                inter.content = message.content or None
-                messages.publish(self._core, "MESSAGE_UPDATE", message)
+            message = inter.original = self.source_message(inter)
         else:
-            inter.modal = data
+            inter.modal = {**data, "components": messages.with_component_ids(data.get("components") or [])}
         inter.record("acked", type=response_type, flags=flags)
+        if response_type == MESSAGE_UPDATE and message is not None:
+            self._update_source(inter, message, data)
         return message
+
+    def _update_source(self, inter: Interaction, message: MessageState, data: JSONObject) -> None:
+        messages.apply_edit(message, data)
+        if self._core.state.find_message(message.channel_id, message.id) is message:
+            messages.publish(self._core, "MESSAGE_UPDATE", message)
+        self._updated(inter, message, own=True)
 
     def _create_original(self, inter: Interaction, response_type: int, data: JSONObject, flags: int) -> MessageState:
         body = data if response_type == MESSAGE_CREATE else {}
@@ -93,6 +133,7 @@ class InteractionStore:
         inter.original = message
         inter.loading = response_type == DEFERRED_MESSAGE_CREATE
         inter.content = message.content or None
+        self._own(inter, message)
         if not inter.ephemeral:
             messages.store(self._core, message)
         return message
@@ -103,8 +144,23 @@ class InteractionStore:
         message.webhook_id = message.application_id = state.bot.id
         return message
 
-    def _source_message(self, inter: Interaction) -> MessageState | None:
-        return self._core.state.find_message(inter.channel_id, inter.message_id)
+    def source_message(self, inter: Interaction) -> MessageState | None:
+        """Return the live message holding the component ``inter`` came from, if any."""
+        return None if inter.message_id is None else self.live_message(inter.channel_id, inter.message_id)
+
+    def _own(self, inter: Interaction, message: MessageState) -> None:
+        self._messages[message.id] = (message, inter)
+
+    def _updated(self, inter: Interaction, message: MessageState, *, own: bool) -> None:
+        """Record that ``inter``'s response changed ``message`` (on ``inter`` if ``own``, and its owner)."""
+        entry = self._messages.get(message.id)
+        owner = entry[1] if entry is not None else None
+        for target in (inter if own else None, owner if owner is not inter else None):
+            if target is None:
+                continue
+            if message is target.original:
+                target.content = message.content or None
+            target.record("message_updated", message_id=message.id, content=message.content, by=inter.id)
 
     # ---- /webhooks/{webhook_id}/{webhook_token}... ---------------------------------------------
 
@@ -137,6 +193,7 @@ class InteractionStore:
         ephemeral = flags & messages.EPHEMERAL
         message = self._bot_message(inter, body, flags)
         inter.followup_messages[message.id] = message
+        self._own(inter, message)
         if not ephemeral:
             messages.store(self._core, message)
         payload = payloads.message(message)
@@ -170,6 +227,7 @@ class InteractionStore:
         else:
             self._refresh_followup(inter, message)
             inter.record("followup_edited", content=message.content)
+        self._updated(inter, message, own=False)
         return 200, payloads.message(message)
 
     def delete_message(self, inter: Interaction, ref: str) -> Reply:
@@ -177,6 +235,9 @@ class InteractionStore:
         message = self.find_message(inter, ref)
         if self._core.state.remove_message(message):
             messages.publish_delete(self._core, message)
+        entry = self._messages.pop(message.id, None)
+        if entry is not None and entry[1] is not inter:
+            entry[1].record("message_deleted", message_id=message.id, by=inter.id)
         if message is inter.original:
             inter.original = None
             inter.loading = False

@@ -6,11 +6,12 @@ import logging
 import socket
 import time
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, Self
 
 from aiohttp import web
 
+from castbot_hikari.testing.emulator.admin import Admin, Invocation
 from castbot_hikari.testing.emulator.applicant import Applicant
 from castbot_hikari.testing.emulator.core import Core, Settings
 from castbot_hikari.testing.emulator.faults import FaultInjector, LatencyTable
@@ -25,7 +26,14 @@ from castbot_hikari.testing.emulator.rest_guilds import GuildRoutes
 from castbot_hikari.testing.emulator.rest_interactions import InteractionRoutes
 from castbot_hikari.testing.emulator.rest_messages import MessageRoutes
 from castbot_hikari.testing.emulator.routing import Router
-from castbot_hikari.testing.emulator.state import EmulatorState, Guild, GuildSeed, JSONObject, UserState
+from castbot_hikari.testing.emulator.state import (
+    EmulatorState,
+    Guild,
+    GuildSeed,
+    JSONObject,
+    MessageState,
+    UserState,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +80,7 @@ class DiscordEmulator:
         self._core.dispatcher = self.gateway
         self._store = InteractionStore(self._core)
         self._applicant = Applicant(self._core)
+        self._admin = Admin(self._core, self._store)
         router = Router()
         GuildRoutes(self._core).register(router)
         MessageRoutes(self._core).register(router)
@@ -216,14 +225,130 @@ class DiscordEmulator:
             RuntimeError: If no bot session exists to receive the event.
             ValueError: If the guild, member, channel, message or button does not exist.
         """
-        if not self.gateway.sessions:
-            msg = "no gateway session: start the bot (and await wait_ready) before clicking"
-            raise RuntimeError(msg)
-        inter, payload = self._applicant.click(
-            guild_id, user_id, custom_id, channel_id=channel_id, message_id=message_id
+        self._require_session()
+        return self._send(
+            self._applicant.click(guild_id, user_id, custom_id, channel_id=channel_id, message_id=message_id)
         )
+
+    async def slash_command(
+        self,
+        guild_id: int,
+        user_id: int,
+        name: str,
+        *,
+        subcommand: str | None = None,
+        options: Mapping[str, object] | None = None,
+        channel_id: int | None = None,
+        ignore_default_permissions: bool = False,
+    ) -> Interaction:
+        """Simulate a member using a slash command the bot registered (APPLICATION_COMMAND, type 2).
+
+        Args:
+            guild_id: Guild of the command.
+            user_id: The member using it; ``member.permissions`` are theirs in the channel.
+            name: The registered command's name (guild commands first, then global ones).
+            subcommand: ``"post"``, or ``"group subcommand"`` for a subcommand group.
+            options: Option values by name: ``str``, ``int``, ``float``, ``bool``, or an id (``int``
+                or ``str``) for user, channel and role options (those also land in ``resolved``).
+            channel_id: Where it is used; default: the guild's first text channel.
+            ignore_default_permissions: Let a member lacking the command's
+                ``default_member_permissions`` use it (a server's Integrations override).
+
+        Returns:
+            The interaction record, also in :attr:`interactions`.
+
+        Raises:
+            RuntimeError: If no bot session exists to receive the event.
+            ValueError: If the bot never registered the command, or Discord's client would not
+                send it (unknown/missing/invalid option, no permission to use it).
+        """
+        self._require_session()
+        return self._send(
+            self._admin.slash_command(
+                guild_id,
+                user_id,
+                name,
+                subcommand=subcommand,
+                options=options or {},
+                channel_id=channel_id,
+                ignore_default_permissions=ignore_default_permissions,
+            )
+        )
+
+    async def submit_modal(self, interaction: Interaction, values: Mapping[str, str]) -> Interaction:
+        """Simulate the user submitting the modal ``interaction`` was answered with (MODAL_SUBMIT, type 5).
+
+        Args:
+            interaction: An interaction whose first response was a modal (type 9).
+            values: Text-input values by custom id; inputs left out keep their pre-filled value.
+
+        Returns:
+            The MODAL_SUBMIT interaction record.
+
+        Raises:
+            RuntimeError: If no bot session exists to receive the event.
+            ValueError: If the first response was no modal, it was already submitted, a custom id is
+                unknown, a required input is empty or a value breaks ``min_length``/``max_length``.
+        """
+        self._require_session()
+        return self._send(self._admin.submit_modal(interaction, values))
+
+    def visible_message(self, interaction: Interaction) -> MessageState | None:
+        """Return the message the user sees now as ``interaction``'s response, with its components.
+
+        That is the original response (ephemeral or not), or for type 6/7 the message the component
+        is on, as later updated and edited by anyone; ``None`` before a response, for a modal, or
+        once deleted.
+        """
+        return self._store.visible(interaction)
+
+    async def click_component(self, target: Interaction | MessageState, user_id: int, custom_id: str) -> Interaction:
+        """Simulate ``user_id`` clicking the button ``custom_id`` on a message (ephemeral ones too).
+
+        Args:
+            target: The message, or an interaction whose :meth:`visible_message` holds the button.
+            user_id: The clicking member (only the recipient can use an ephemeral message).
+            custom_id: The button's custom id.
+
+        Raises:
+            RuntimeError: If no bot session exists to receive the event.
+            ValueError: If the message is gone or not visible to the user, or has no enabled button
+                ``custom_id``.
+        """
+        self._require_session()
+        return self._send(self._admin.component(target, user_id, custom_id, None))
+
+    async def select(
+        self, target: Interaction | MessageState, user_id: int, custom_id: str, *, values: Sequence[str | int]
+    ) -> Interaction:
+        """Simulate ``user_id`` picking ``values`` in the select menu ``custom_id`` on a message.
+
+        Args:
+            target: The message, or an interaction whose :meth:`visible_message` holds the select.
+            user_id: The member picking.
+            custom_id: The select's custom id.
+            values: Option values (string select) or channel/role/user ids; ``data.resolved``
+                carries the picked channels, roles and users as Discord sends them.
+
+        Raises:
+            RuntimeError: If no bot session exists to receive the event.
+            ValueError: If the select is missing or disabled, the count is outside
+                ``min_values``..``max_values``, or a value is not offered (wrong channel type, unknown
+                option, channel the user cannot see).
+        """
+        self._require_session()
+        return self._send(self._admin.component(target, user_id, custom_id, values))
+
+    def _require_session(self) -> None:
+        if not self.gateway.sessions:
+            msg = "no gateway session: start the bot (and await wait_ready) before interacting"
+            raise RuntimeError(msg)
+
+    def _send(self, invocation: Invocation) -> Interaction:
+        inter, payload = invocation
+        inter.payload = payload
         self._store.add(inter)
-        self.gateway.dispatch(guild_id, "INTERACTION_CREATE", payload)
+        self.gateway.dispatch(inter.guild_id, "INTERACTION_CREATE", payload)
         inter.record("dispatched", connected=self.gateway.connected)
         return inter
 

@@ -7,9 +7,9 @@ payload module turns it into Discord JSON.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from castbot_hikari.testing.emulator import permissions
 from castbot_hikari.testing.emulator.ids import IdFactory
@@ -121,6 +121,22 @@ class MessageState:
         from castbot_hikari.testing.emulator import payloads  # noqa: PLC0415 - payloads imports this module
 
         return payloads.message(self)[key]
+
+    def find_component(self, custom_id: str) -> JSONObject | None:
+        """Return the message's component (button, select...) with ``custom_id``, or ``None``."""
+        return next((c for c in iter_components(self.components) if c.get("custom_id") == custom_id), None)
+
+    def is_disabled(self, custom_id: str) -> bool:
+        """Return whether the component with ``custom_id`` is disabled (Discord's default: enabled).
+
+        Raises:
+            KeyError: If the message has no component with that custom id.
+        """
+        component = self.find_component(custom_id)
+        if component is None:
+            msg = f"message {self.id} has no component with custom_id {custom_id!r}"
+            raise KeyError(msg)
+        return bool(component.get("disabled", False))
 
 
 @dataclass(slots=True)
@@ -304,6 +320,17 @@ class EmulatorState:
             guild.roles[role.id] = role
             roles[name] = role.id
         return roles
+
+
+def iter_components(components: Sequence[JSONObject]) -> Iterator[JSONObject]:
+    """Yield every component depth-first (rows, their children, a label's component, accessories)."""
+    for component in components:
+        yield component
+        yield from iter_components(component.get("components") or [])
+        for key in ("component", "accessory"):
+            child = component.get(key)
+            if isinstance(child, dict):
+                yield from iter_components([cast("JSONObject", child)])
 
 
 def normalise_name(name: str, channel_type: int) -> str:
