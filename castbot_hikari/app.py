@@ -15,6 +15,7 @@ from castbot_hikari.adapters.hikari_ops import HikariDiscordOps
 from castbot_hikari.adapters.json_configs import JsonGuildSettings
 from castbot_hikari.adapters.json_store import JsonApplicationRepository
 from castbot_hikari.adapters.notify import HikariNotifier
+from castbot_hikari.admin_wiring import register_admin
 from castbot_hikari.domain.ids import UserId
 from castbot_hikari.ports import Clock
 from castbot_hikari.services.applications import ApplicationService
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 # Component interactions arrive whatever the intents; GUILDS keeps the cache's guilds and channels for
 # admins' commands. No privileged intent is needed.
 INTENTS = hikari.Intents.GUILDS
-EXTENSIONS = ("extensions.apply",)
+EXTENSIONS = ("extensions.apply", "extensions.apps")
 DRAIN_SECONDS = 20.0
 
 
@@ -95,6 +96,8 @@ def build_app(
     registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
     registry.register_value(Clock, clock)
     registry.register_value(JsonGuildSettings, guild_settings)
+    register_admin(client, bot, repository, service, metrics=metrics, guild_settings=guild_settings, clock=clock,
+                   bot_user_id=UserId(settings.bot_user_id))  # fmt: skip
     background: set[asyncio.Task[object]] = set()
 
     async def on_starting(_: hikari.StartingEvent) -> None:

@@ -1,4 +1,4 @@
-"""The ``castbot-hikari`` command line: ``run`` the bot (more commands register themselves here)."""
+"""The ``castbot-hikari`` command line: ``run`` the bot, ``import`` CastBot's data, ``sandbox``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import hikari
 
@@ -52,11 +53,40 @@ def run_bot() -> int:
     return 0
 
 
+def import_data(path: Path, data_dir: Path | None, *, force: bool) -> int:
+    """Check and copy a CastBot data file; print what it holds; return the exit code."""
+    from castbot_hikari import importer  # noqa: PLC0415 - keeps `run` light
+
+    target_dir = data_dir if data_dir is not None else importer.configured_data_dir()
+    try:
+        summary, backup = importer.import_file(path, target_dir, force=force)
+    except importer.ImportRefusedError as exc:
+        return fail(str(exc), 1)
+    lines = [
+        f"{path}: {len(summary.guilds)} servers, {summary.configs} Apply configs, {summary.applications} applications"
+    ]
+    lines += [f"  server {g.guild_id}: {g.configs} configs, {g.applications} applications" for g in summary.guilds]
+    lines += [f"warning: {warning}" for warning in summary.warnings]
+    lines.append(f"imported into {target_dir / 'playerData.json'}")
+    if backup is not None:
+        lines.append(f"the previous file is kept as {backup}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="castbot-hikari", description="Season applications for ORGs on Discord.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="start the bot (settings from the environment and .env)")
+    importing = commands.add_parser(
+        "import", help="check a CastBot playerData.json and copy it into the data folder (stop the bot first)"
+    )
+    importing.add_argument("path", type=Path, help="the CastBot playerData.json to import")
+    importing.add_argument("--force", action="store_true", help="replace existing data (a .bak copy is kept)")
+    importing.add_argument(
+        "--data-dir", type=Path, default=None, help="the data folder (default: CASTBOT_DATA_DIR, else ./data)"
+    )
     sandbox = commands.add_parser(
         "sandbox", help="run the real bot against a local Discord emulator with simulated applicants"
     )
@@ -71,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return run_bot()
+    if args.command == "import":
+        return import_data(args.path, args.data_dir, force=args.force)
     if args.command == "sandbox":
         from castbot_hikari import sandbox  # noqa: PLC0415
 

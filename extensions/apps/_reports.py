@@ -1,0 +1,97 @@
+"""``/apps pending``, ``/apps retry-pending`` (live progress, Stop button) and ``/apps stats``. Glue only."""
+
+import logging
+
+import hikari
+import lightbulb
+
+from castbot_hikari.adapters.followups import TOKEN_LIFE_MS, TOKEN_SAFETY_S
+from castbot_hikari.domain.admin import Refusal
+from castbot_hikari.domain.ids import snowflake_time_ms
+from castbot_hikari.ports import Clock
+from castbot_hikari.services.admin_reports import AdminReports, PendingRetrier, RetryRun
+from castbot_hikari.ui import admin_components, admin_ids, admin_render
+from castbot_hikari.ui.admin_ids import Kind
+from extensions.apps._common import (
+    Caller,
+    Screen,
+    acknowledge,
+    caller,
+    guarded,
+    loader,
+    refused,
+    reply,
+    run_command,
+    show,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class PendingList(lightbulb.SlashCommand, name="pending", description="Applications that did not finish"):
+    """Unfinished applies, and results the applicants never saw."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, reports: AdminReports) -> None:
+        """Show the report."""
+
+        async def work(who: Caller) -> Screen:
+            return Screen(admin_render.pending(await reports.pending(who.guild_id)))
+
+        await run_command(ctx, "pending", work)
+
+
+class RetryPending(lightbulb.SlashCommand, name="retry-pending", description="Finish unfinished applications"):
+    """Resume every unfinished apply, paced, with live progress and a Stop button."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, retrier: PendingRetrier, clock: Clock) -> None:
+        """Run the batch in this command's task; progress edits the ephemeral response."""
+        inter = ctx.interaction
+        # Progress is shown through this interaction's token: stop editing before it expires.
+        edit_until_ms = snowflake_time_ms(inter.id) + TOKEN_LIFE_MS - int(TOKEN_SAFETY_S * 1000)
+
+        async def report(run: RetryRun) -> None:
+            if clock.now_ms() < edit_until_ms:
+                rows = () if run.finished else admin_components.retry_rows(run.guild_id)
+                await show(inter, Screen(admin_render.retry_progress(run), rows))
+
+        async def work(who: Caller) -> Screen:
+            result = await retrier.run(who.guild_id, report)
+            if isinstance(result, Refusal):
+                return refused(result)
+            return Screen(admin_render.retry_progress(result))
+
+        await run_command(ctx, "retry-pending", work)
+
+
+@loader.listener(hikari.ComponentInteractionCreateEvent)
+async def on_retry_stop(event: hikari.ComponentInteractionCreateEvent, retrier: PendingRetrier) -> None:
+    """Ask the server's batch to stop after the apply in progress."""
+    inter = event.interaction
+    parsed = admin_ids.parse(inter.custom_id)
+    if parsed is None or parsed.kind is not Kind.RETRY_STOP:
+        return
+    who = caller(inter)
+    if isinstance(who, Refusal):
+        await reply(inter, admin_render.refusal(who))
+        return
+    if not await acknowledge(inter, update=True):
+        return
+    async with guarded(inter, "retry stop"):
+        stopping = parsed.guild_id == who.guild_id and retrier.stop(who.guild_id)
+        logger.info("retry-pending stop guild=%s by=%s running=%s", who.guild_id, who.user_id, stopping)
+        await show(inter, Screen(admin_render.STOPPING if stopping else admin_render.NOT_RUNNING))
+
+
+class Stats(lightbulb.SlashCommand, name="stats", description="Apply statistics: since start and in total"):
+    """Clicks, channels, duplicates prevented, failures, timings; applications per button."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, reports: AdminReports) -> None:
+        """Show the stats."""
+
+        async def work(who: Caller) -> Screen:
+            return Screen(admin_render.stats(await reports.stats(who.guild_id)))
+
+        await run_command(ctx, "stats", work)
