@@ -52,6 +52,15 @@ class Undelivered:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An admin notice waiting in the outbox: written with the change it reports, sent after it."""
+
+    notice_id: str
+    guild_id: GuildId
+    text: str
+
+
 class ApplicationRepository(Protocol):
     """Where configs, applications and reservations live.
 
@@ -96,12 +105,20 @@ class ApplicationRepository(Protocol):
         """Return unfinished applies (of one guild, or all), oldest first."""
         ...
 
-    async def commit(self, application: Application) -> None:
-        """Record the application and drop its reservation, atomically."""
+    async def commit(self, application: Application, *, notice: Notice | None = None) -> None:
+        """Record the application and drop its reservation (and queue ``notice``), atomically."""
         ...
 
-    async def release(self, key: ApplyKey) -> None:
-        """Drop a reservation without recording anything."""
+    async def release(self, key: ApplyKey, *, notice: Notice | None = None) -> None:
+        """Drop a reservation without recording anything (and queue ``notice``), atomically."""
+        ...
+
+    async def list_outbox(self) -> list[Notice]:
+        """Return admin notices not sent yet."""
+        ...
+
+    async def drop_notice(self, notice_id: str) -> None:
+        """Remove a notice from the outbox once it was sent."""
         ...
 
     async def remove_application(self, guild_id: GuildId, channel_id: ChannelId) -> None:

@@ -8,15 +8,16 @@ own bookkeeping (reservations, undelivered results) lives under one top-level ke
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final, cast
 
-from castbot_hikari.adapters.journal import JournaledDocument, Offload, del_op, in_thread, set_op
+from castbot_hikari.adapters.journal import JournaledDocument, Offload, Op, del_op, in_thread, set_op
 from castbot_hikari.domain.errors import CorruptDataError
 from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId, UserId
 from castbot_hikari.domain.models import Applicant, Application, ApplicationConfig
-from castbot_hikari.ports import ApplyKey, Pending, PendingState, Undelivered
+from castbot_hikari.ports import ApplyKey, Notice, Pending, PendingState, Undelivered
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,13 @@ _IDENTITY_FIELDS: Final = ("userId", "channelId", "configId")
 
 def _key_str(key: ApplyKey) -> str:
     return f"{key.guild_id}:{key.user_id}:{key.config_id}"
+
+
+def _outbox_ops(notice: Notice | None) -> list[Op]:
+    if notice is None:
+        return []
+    value = {"guildId": str(notice.guild_id), "text": notice.text, "at": time.time_ns() // 1_000_000}
+    return [set_op(META, "outbox", notice.notice_id, value=value)]
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -173,24 +181,29 @@ class JsonApplicationRepository:
         """Record that the welcome message was posted."""
         await self._doc.change([set_op(META, "pending", _key_str(key), "state", value=PendingState.WELCOMED.value)])
 
-    async def commit(self, application: Application) -> None:
-        """Record the application and drop its reservation in one journal entry."""
+    async def commit(self, application: Application, *, notice: Notice | None = None) -> None:
+        """Record the application and drop its reservation (and queue ``notice``) in one journal entry."""
         key = ApplyKey(application.guild_id, application.user_id, application.config_id)
-        await self._doc.change(
-            [
-                set_op(
-                    str(application.guild_id),
-                    "applications",
-                    str(application.channel_id),
-                    value=application.to_castbot(),
-                ),
-                del_op(META, "pending", _key_str(key)),
-            ]
-        )
+        record = set_op(str(application.guild_id), "applications", str(application.channel_id),
+                        value=application.to_castbot())  # fmt: skip
+        await self._doc.change([record, del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
 
-    async def release(self, key: ApplyKey) -> None:
-        """Drop a reservation."""
-        await self._doc.change([del_op(META, "pending", _key_str(key))])
+    async def release(self, key: ApplyKey, *, notice: Notice | None = None) -> None:
+        """Drop a reservation (and queue ``notice``) in one journal entry."""
+        await self._doc.change([del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
+
+    async def list_outbox(self) -> list[Notice]:
+        """Return admin notices not sent yet, oldest first."""
+        items = sorted((int(_dict(raw).get("at", 0)), notice_id) for notice_id, raw in self._meta("outbox").items())
+        outbox = self._meta("outbox")
+        return [
+            Notice(nid, GuildId(int(_dict(outbox[nid])["guildId"])), str(_dict(outbox[nid])["text"]))
+            for _, nid in items
+        ]
+
+    async def drop_notice(self, notice_id: str) -> None:
+        """Remove a sent notice."""
+        await self._doc.change([del_op(META, "outbox", notice_id)])
 
     async def remove_application(self, guild_id: GuildId, channel_id: ChannelId) -> None:
         """Forget an application whose channel no longer exists."""

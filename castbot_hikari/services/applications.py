@@ -44,6 +44,7 @@ from castbot_hikari.ports import (
     Clock,
     DiscordOps,
     Metrics,
+    Notice,
     Pending,
     PendingState,
     Responder,
@@ -153,6 +154,7 @@ class ApplicationService:
         total_ms = (self._clock.monotonic() - click.received_at) * 1000
         self._metrics.incr(f"apply.{outcome.label}")
         self._metrics.observe("apply.result_ms", total_ms)
+        self._metrics.observe("apply.ack_ms", click.ack_ms)
         logger.info(
             "apply guild=%s user=%s config=%s outcome=%s ack_ms=%.1f total_ms=%.1f delivered=%s ref=%s",
             click.key.guild_id, click.key.user_id, click.key.config_id, outcome.label, click.ack_ms,
@@ -167,18 +169,22 @@ class ApplicationService:
         """Run the workflow for one click; never raises for expected or Discord/storage failures."""
         return await self._guarded(key, applicant, lambda: self._apply(key, applicant, progress))
 
-    async def resume(self, pending: Pending, *, create_missing: bool = True) -> ApplyOutcome:
+    async def resume(self, pending: Pending, *, create_missing: bool = True, announce: bool = False) -> ApplyOutcome:
         """Finish an interrupted apply: adopt its channel if it exists, else create it or release it.
 
         Args:
             pending: The reservation left by an apply that did not finish.
             create_missing: Create the channel when none exists (an admin's retry); ``False`` releases
                 the reservation instead (start-up: the applicant is told to click again).
+            announce: Queue a notice for the admins in the same write that settles the reservation, so a
+                crash can never settle it silently (``flush_outbox`` sends it).
         """
         applicant = pending.applicant or Applicant(
             pending.key.user_id, str(pending.key.user_id), str(pending.key.user_id), None
         )
-        return await self._guarded(pending.key, applicant, lambda: self._resume(pending, applicant, create_missing))
+        return await self._guarded(
+            pending.key, applicant, lambda: self._resume(pending, applicant, create_missing, announce)
+        )
 
     async def list_pending(self, guild_id: GuildId | None = None) -> list[Pending]:
         """Return applies that did not finish (reserved, or with a channel but no record)."""
@@ -189,18 +195,32 @@ class ApplicationService:
 
         The JSON store has one owning process, so every reservation not made by this process is from a
         process that is gone. The applicant's interaction token is not kept (it is a secret), so the
-        notify channel gets the result.
+        notify channel gets the result. Notices go through the outbox: at least once, even across crashes.
         """
+        await self.flush_outbox()
         results: list[tuple[Pending, ApplyOutcome]] = []
         for pending in await self._repo.list_pending():
             if pending.owner == self._owner:
                 continue
-            outcome = await self.resume(pending, create_missing=False)
+            outcome = await self.resume(pending, create_missing=False, announce=True)
             logger.info("reconciled key=%s state=%s outcome=%s", pending.key, pending.state.value, outcome.label)
             self._metrics.incr(f"reconcile.{outcome.label}")
-            await self._notify(pending.key.guild_id, notices.recovered(pending.key, outcome))
             results.append((pending, outcome))
+        await self.flush_outbox()
         return results
+
+    async def flush_outbox(self) -> int:
+        """Send queued admin notices (each is dropped after its attempt); return how many were sent."""
+        sent = 0
+        for notice in await self._repo.list_outbox():
+            await self._notify(notice.guild_id, notice.text)
+            try:
+                await self._repo.drop_notice(notice.notice_id)
+            except StorageError as exc:
+                logger.error("could not drop sent notice id=%s error=%s", notice.notice_id, exc)
+                break
+            sent += 1
+        return sent
 
     async def _guarded(
         self, key: ApplyKey, applicant: Applicant, work: Callable[[], Awaitable[ApplyOutcome]]
@@ -254,35 +274,55 @@ class ApplicationService:
         await self._persist_channel(key, channel_id)
         return await self._finish(config, applicant, channel_id, spec.name, welcomed=False)
 
-    async def _resume(self, pending: Pending, applicant: Applicant, create_missing: bool) -> ApplyOutcome:
+    async def _resume(
+        self, pending: Pending, applicant: Applicant, create_missing: bool, announce: bool
+    ) -> ApplyOutcome:
         key = pending.key
+
+        def notice(outcome: ApplyOutcome) -> Notice | None:
+            return Notice(new_reference(), key.guild_id, notices.recovered(key, outcome)) if announce else None
+
         if (recorded := await self._repo.find_application(key)) is not None:
-            await self._repo.release(key)
-            return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, recorded.channel_id)
+            outcome = ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, recorded.channel_id)
+            await self._repo.release(key, notice=notice(outcome))
+            return outcome
         config = await self._repo.get_config(key.guild_id, key.config_id)
         if config is None:
-            await self._repo.release(key)
-            return ApplyOutcome.rejected(Rejection.CONFIG_NOT_FOUND)
+            outcome = ApplyOutcome.rejected(Rejection.CONFIG_NOT_FOUND)
+            await self._repo.release(key, notice=notice(outcome))
+            return outcome
         spec = channel_spec(config, applicant, self._discord.bot_user_id)
         if (adopted := await self._adoptable(key, pending)) is not None:
-            return await self._finish(
-                config, applicant, adopted, spec.name, welcomed=pending.state is PendingState.WELCOMED
-            )
+            welcomed = pending.state is PendingState.WELCOMED
+            return await self._finish(config, applicant, adopted, spec.name, welcomed=welcomed, notice=notice)
         if not create_missing:
-            await self._repo.release(key)
-            return ApplyOutcome.rejected(Rejection.INTERRUPTED)
+            outcome = ApplyOutcome.rejected(Rejection.INTERRUPTED)
+            await self._repo.release(key, notice=notice(outcome))
+            return outcome
         channel_id = await self._create_reserved(key, spec)
         await self._persist_channel(key, channel_id)
-        return await self._finish(config, applicant, channel_id, spec.name, welcomed=False)
+        return await self._finish(config, applicant, channel_id, spec.name, welcomed=False, notice=notice)
 
     async def _finish(
-        self, config: ApplicationConfig, applicant: Applicant, channel_id: ChannelId, name: str, *, welcomed: bool
+        self,
+        config: ApplicationConfig,
+        applicant: Applicant,
+        channel_id: ChannelId,
+        name: str,
+        *,
+        welcomed: bool,
+        notice: Callable[[ApplyOutcome], Notice | None] | None = None,
     ) -> ApplyOutcome:
         """Welcome (unless done before a crash) and record an application whose channel exists."""
         if not welcomed:
             await self._welcome(config, applicant, channel_id)
-        await self._record(config, applicant, channel_id, name)
-        return ApplyOutcome.created(channel_id)
+        outcome = ApplyOutcome.created(channel_id)
+        if notice is None:
+            await self._record(config, applicant, channel_id, name)
+        else:  # if the record cannot be saved, the undo reports the apply as interrupted instead
+            interrupted = notice(ApplyOutcome.rejected(Rejection.INTERRUPTED))
+            await self._record(config, applicant, channel_id, name, notice(outcome), undo_notice=interrupted)
+        return outcome
 
     async def _existing_channel(self, key: ApplyKey) -> ChannelId | None:
         """Return the channel of a live application; drop a record whose channel was deleted."""
@@ -368,26 +408,35 @@ class ApplicationService:
             return
         await self._repo.mark_welcomed(ApplyKey(config.guild_id, applicant.user_id, config.config_id))
 
-    async def _record(self, config: ApplicationConfig, applicant: Applicant, channel_id: ChannelId, name: str) -> None:
+    async def _record(
+        self,
+        config: ApplicationConfig,
+        applicant: Applicant,
+        channel_id: ChannelId,
+        name: str,
+        notice: Notice | None = None,
+        *,
+        undo_notice: Notice | None = None,
+    ) -> None:
         application = Application.new(config, applicant, channel_id, name, self._clock.now_ms())
         try:
-            await self._repo.commit(application)
+            await self._repo.commit(application, notice=notice)
         except StorageError:
             key = ApplyKey(config.guild_id, applicant.user_id, config.config_id)
-            await self._undo_channel(key, channel_id)
+            await self._undo_channel(key, channel_id, undo_notice)
             raise
 
-    async def _undo_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
+    async def _undo_channel(self, key: ApplyKey, channel_id: ChannelId, notice: Notice | None = None) -> None:
         """Delete a channel that cannot be recorded, so a retry starts clean instead of duplicating."""
         try:
             await self._discord.delete_channel(channel_id)
         except DiscordError as exc:
             logger.error("could not delete unrecorded channel key=%s channel=%s error=%s", key, channel_id, exc)
-        await self._release_quietly(key)
+        await self._release_quietly(key, notice)
 
-    async def _release_quietly(self, key: ApplyKey) -> None:
+    async def _release_quietly(self, key: ApplyKey, notice: Notice | None = None) -> None:
         try:
-            await self._repo.release(key)
+            await self._repo.release(key, notice=notice)
         except StorageError as exc:
             # Memory still matches the disk; this process takes its own reservation over on the next click.
             logger.error("could not release reservation key=%s error=%s", key, exc)

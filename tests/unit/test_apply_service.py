@@ -10,7 +10,7 @@ import pytest
 from castbot_hikari.adapters.json_store import JsonApplicationRepository
 from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind, StorageError
 from castbot_hikari.domain.ids import ConfigId, UserId
-from castbot_hikari.domain.models import ApplyOutcome, Failure, OutcomeKind, Rejection, channel_spec
+from castbot_hikari.domain.models import Application, ApplyOutcome, Failure, OutcomeKind, Rejection, channel_spec
 from castbot_hikari.domain.permissions import (
     APPLICANT_ALLOW,
     BOT_ALLOW,
@@ -19,7 +19,7 @@ from castbot_hikari.domain.permissions import (
     OverwriteTarget,
     Permission,
 )
-from castbot_hikari.ports import ApplyKey
+from castbot_hikari.ports import ApplyKey, Notice
 from castbot_hikari.services.applications import ApplicationService, Click
 from castbot_hikari.services.locks import KeyedLocks
 from castbot_hikari.services.metrics import InMemoryMetrics
@@ -246,12 +246,12 @@ async def test_storage_failure_on_record_deletes_channel_and_allows_retry(
     real_commit = repo.commit
     calls = 0
 
-    async def failing_commit(application: object) -> None:
+    async def failing_commit(application: Application, *, notice: Notice | None = None) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise StorageError("could not save playerData.json: No space left on device")
-        await real_commit(application)  # type: ignore[arg-type]
+        await real_commit(application, notice=notice)
 
     monkeypatch.setattr(repo, "commit", failing_commit)
     outcome, seen = await click(service)
