@@ -46,6 +46,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Print benchmark figures (not run by default): per-apply save cost vs the data file's size."""
+    """Print benchmark figures (not run by default): save cost vs file size; acks under a click storm."""
     install(session)
-    session.run("python", "-m", "benchmarks.save_cost", *session.posargs)
+    session.run("python", "-m", "benchmarks.save_cost")
+    session.run("python", "-m", "benchmarks.ack_under_load", *session.posargs)

@@ -88,7 +88,7 @@ def build_app(
     notifier = HikariNotifier(bot.rest, guild_settings, clock)
     service = ApplicationService(
         repository, discord, locks=KeyedLocks(), metrics=metrics, clock=clock, owner=process_owner(),
-        notifier=notifier, time_limit=settings.apply_timeout,
+        notifier=notifier, time_limit=settings.apply_timeout, max_concurrent=settings.max_concurrent_applies,
     )  # fmt: skip
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     registry.register_value(Settings, settings)

@@ -51,6 +51,16 @@ def _positive_float(name: str, raw: str) -> float:
     return value
 
 
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {raw!r}")
+    return value
+
+
 def _api_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -68,6 +78,7 @@ class Settings:
         data_dir: Folder of ``playerData.json``.
         log_level: Logging level name.
         apply_timeout: Seconds after which an apply is stopped with a clear message.
+        max_concurrent_applies: Applies that do their work at once (the rest wait, already acknowledged).
     """
 
     token: str = field(repr=False)
@@ -75,6 +86,7 @@ class Settings:
     data_dir: Path = Path("data")
     log_level: str = "INFO"
     apply_timeout: float = 600.0
+    max_concurrent_applies: int = 20
 
     @property
     def bot_user_id(self) -> int:
@@ -108,6 +120,9 @@ class Settings:
             data_dir=Path(values.get("CASTBOT_DATA_DIR", "").strip() or "data"),
             log_level=level,
             apply_timeout=_positive_float("CASTBOT_APPLY_TIMEOUT", values.get("CASTBOT_APPLY_TIMEOUT", "600")),
+            max_concurrent_applies=_positive_int(
+                "CASTBOT_MAX_CONCURRENT_APPLIES", values.get("CASTBOT_MAX_CONCURRENT_APPLIES", "20")
+            ),
         )
 
     @property

@@ -96,6 +96,8 @@ class ApplicationService:
         notifier: Tells each server's admins what they must fix; without one, notices are only logged.
         time_limit: Seconds after which an apply is stopped with a clear message.
         permission_backoff_s: Seconds to fail fast in a guild after Discord said the bot lacks permissions.
+        max_concurrent: Applies doing their work at once; more clicks wait (deferred, "thinking…") for a
+            slot. On one event loop this keeps a click storm's background work from starving the acks.
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class ApplicationService:
         notifier: AdminNotifier | None = None,
         time_limit: float = 600.0,
         permission_backoff_s: float = 60.0,
+        max_concurrent: int = 20,
     ) -> None:
         self._repo = repo
         self._discord = discord
@@ -123,6 +126,7 @@ class ApplicationService:
         # Guilds where the bot just got "missing permissions": until then, fail fast instead of sending
         # more requests Discord will refuse (403s count towards its invalid-request ban).
         self._blocked_until: dict[GuildId, float] = {}
+        self._slots = asyncio.Semaphore(max_concurrent)
         # A reservation older than the time limit (plus cleanup) belongs to a process that died.
         self._stale_after_ms = int((time_limit + CLEANUP_LIMIT) * 1000) + 60_000
         self._running = 0
@@ -144,7 +148,8 @@ class ApplicationService:
         self._running += 1
         self._idle.clear()
         try:
-            outcome = await self.apply(click.key, click.applicant, responder.show_progress)
+            async with self._slots:
+                outcome = await self.apply(click.key, click.applicant, responder.show_progress)
             text = render.apply_outcome(outcome)
             delivery = await responder.show_result(text)
         finally:

@@ -341,3 +341,19 @@ async def test_many_users_at_once_lose_no_record(data_dir: Path) -> None:
     for user in users:
         assert await reopened.find_application(ApplyKey(GUILD, user, CONFIG)) is not None
     assert len(discord.channels) == 60
+
+
+@pytest.mark.asyncio
+async def test_at_most_max_concurrent_applies_do_work_at_once(repo: JsonApplicationRepository) -> None:
+    discord = FakeDiscordOps()
+    discord.gate = asyncio.Event()
+    service = ApplicationService(repo, discord, locks=KeyedLocks(), metrics=InMemoryMetrics(), clock=FakeClock(),
+                                 owner="test:1", max_concurrent=2)  # fmt: skip
+    clicks = [asyncio.create_task(click(service, ApplyKey(GUILD, UserId(20_000 + n), CONFIG))) for n in range(5)]
+    await discord.entered.wait()
+    for _ in range(50):  # give the other three every chance to (wrongly) start
+        await asyncio.sleep(0)
+    assert discord.create_attempts == 2
+    discord.gate.set()
+    outcomes = await asyncio.gather(*clicks)
+    assert [o.kind for o, _ in outcomes] == [OutcomeKind.CREATED] * 5

@@ -41,6 +41,8 @@ def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
         ({"CASTBOT_TOKEN": TOKEN, "CASTBOT_LOG_LEVEL": "LOUD"}, "CASTBOT_LOG_LEVEL"),
         ({"CASTBOT_TOKEN": TOKEN, "CASTBOT_APPLY_TIMEOUT": "soon"}, "CASTBOT_APPLY_TIMEOUT"),
         ({"CASTBOT_TOKEN": TOKEN, "CASTBOT_APPLY_TIMEOUT": "-1"}, "CASTBOT_APPLY_TIMEOUT"),
+        ({"CASTBOT_TOKEN": TOKEN, "CASTBOT_MAX_CONCURRENT_APPLIES": "0"}, "CASTBOT_MAX_CONCURRENT_APPLIES"),
+        ({"CASTBOT_TOKEN": TOKEN, "CASTBOT_MAX_CONCURRENT_APPLIES": "many"}, "CASTBOT_MAX_CONCURRENT_APPLIES"),
     ],
 )
 def test_bad_setting_is_named(tmp_path: Path, environ: dict[str, str], named: str) -> None:
