@@ -26,6 +26,9 @@ from castbot_hikari.testing.emulator import DiscordEmulator, Interaction, Latenc
 from castbot_hikari.ui import render
 
 
+PASSED_ON = ("CASTBOT_MAX_CONCURRENT_APPLIES",)
+
+
 def settled(inter: Interaction) -> bool:
     return inter.failed or (
         inter.content is not None and not inter.loading and inter.content != render.PROGRESS_CREATING
@@ -41,7 +44,8 @@ async def run(options: SandboxOptions) -> None:
                 emu.latency.set(route, Latency.uniform(*options.message_latency))
             guilds, data = seed_servers(emu, options)
             (data_dir / DATA_FILE).write_bytes(orjson.dumps(data))
-            env = {**{k: v for k, v in os.environ.items() if not k.startswith("CASTBOT_") or k == "CASTBOT_MAX_CONCURRENT_APPLIES"},
+            inherited = {k: v for k, v in os.environ.items() if not k.startswith("CASTBOT_") or k in PASSED_ON}
+            env = {**inherited,
                    "CASTBOT_TOKEN": emu.bot_token, "CASTBOT_API_URL": emu.rest_url, "CASTBOT_DATA_DIR": str(data_dir),
                    "CASTBOT_LOG_LEVEL": "WARNING"}  # fmt: skip
             proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "castbot_hikari", "run", env=env, cwd=tmp)
