@@ -25,7 +25,6 @@ from castbot_hikari.sandbox import CHANNEL_ROUTE, MESSAGE_ROUTES, SandboxOptions
 from castbot_hikari.testing.emulator import DiscordEmulator, Interaction, Latency
 from castbot_hikari.ui import render
 
-
 PASSED_ON = ("CASTBOT_MAX_CONCURRENT_APPLIES",)
 
 
