@@ -83,7 +83,7 @@ def build_app(
     )
     client = lightbulb.client_from_app(bot)
     metrics = InMemoryMetrics()
-    discord = HikariDiscordOps(bot.rest, UserId(settings.bot_user_id))
+    discord = HikariDiscordOps(bot.rest, UserId(settings.bot_user_id), bot.cache)
     guild_settings = JsonGuildSettings(repository.document)
     notifier = HikariNotifier(bot.rest, guild_settings, clock)
     service = ApplicationService(

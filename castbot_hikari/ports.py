@@ -9,6 +9,7 @@ from typing import Protocol
 
 from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId, UserId
 from castbot_hikari.domain.models import Applicant, Application, ApplicationConfig, ChannelSpec, Welcome
+from castbot_hikari.domain.permissions import Permission
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -144,6 +145,14 @@ class DiscordOps(Protocol):
 
     async def channel_exists(self, channel_id: ChannelId) -> bool:
         """Return whether the channel still exists (``False`` on Unknown Channel)."""
+        ...
+
+    async def missing_permissions(self, guild_id: GuildId, category_id: ChannelId | None) -> Permission:
+        """Return what the bot lacks to create an application channel there (``NONE`` if nothing or unknown).
+
+        Checked before creating, so a misconfigured server costs no 403 (Discord bans IPs after 10,000
+        invalid requests in 10 minutes).
+        """
         ...
 
     async def create_channel(self, spec: ChannelSpec) -> ChannelId:

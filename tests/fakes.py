@@ -11,6 +11,7 @@ from castbot_hikari.domain import naming
 from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId, UserId
 from castbot_hikari.domain.models import Applicant, ChannelSpec, Welcome
+from castbot_hikari.domain.permissions import Permission
 from castbot_hikari.ports import ApplyKey, Delivery
 
 GUILD = GuildId(111111111111111111)
@@ -75,6 +76,7 @@ class FakeDiscordOps:
         self.create_attempts = 0
         self.on_create: Callable[[], None] | None = None
         self.overflow_requests: list[ChannelId] = []
+        self.lacking = Permission(0)
         self.overflow_to = ChannelId(888_888_888_888_888_888)
         self._bot = bot_user_id
 
@@ -86,6 +88,10 @@ class FakeDiscordOps:
         queue = self.fail_next.get(method)
         if queue:
             raise queue.pop(0)
+
+    async def missing_permissions(self, guild_id: GuildId, category_id: ChannelId | None) -> Permission:
+        await asyncio.sleep(0)
+        return self.lacking
 
     async def channel_exists(self, channel_id: ChannelId) -> bool:
         await asyncio.sleep(0)

@@ -11,10 +11,11 @@ from typing import Any, Final, cast
 import hikari
 
 from castbot_hikari.domain import naming
+from castbot_hikari.domain.access import Grant, effective_permissions
 from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.domain.ids import ChannelId, GuildId, UserId
 from castbot_hikari.domain.models import ChannelSpec, Welcome
-from castbot_hikari.domain.permissions import Overwrite, OverwriteTarget
+from castbot_hikari.domain.permissions import BOT_REQUIRED, NONE, Overwrite, OverwriteTarget, Permission, missing
 from castbot_hikari.ports import ApplyKey
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,15 @@ def _bad_request(exc: hikari.BadRequestError) -> DiscordError:
     return DiscordError(DiscordErrorKind.BAD_REQUEST, exc.message, code=exc.code, status=400)
 
 
+def _grants(channel: hikari.GuildChannel) -> list[Grant]:
+    if not isinstance(channel, hikari.PermissibleGuildChannel):
+        return []
+    return [
+        Grant(int(o.id), o.type is hikari.PermissionOverwriteType.MEMBER, int(o.allow), int(o.deny))
+        for o in channel.permission_overwrites.values()
+    ]
+
+
 def to_hikari(overwrite: Overwrite) -> hikari.PermissionOverwrite:
     """Return hikari's form of a domain overwrite."""
     kind = (
@@ -92,11 +102,13 @@ class HikariDiscordOps:
     Args:
         rest: hikari's REST client (it retries 5xx and connection errors and waits out 429s itself).
         bot_user_id: The bot's own user id, from the token or READY.
+        cache: The gateway cache, for the permission check before creating (``None``: no check).
     """
 
-    def __init__(self, rest: hikari.api.RESTClient, bot_user_id: UserId) -> None:
+    def __init__(self, rest: hikari.api.RESTClient, bot_user_id: UserId, cache: hikari.api.Cache | None = None) -> None:
         self._rest = rest
         self._bot_user_id = bot_user_id
+        self._cache = cache
         # One overflow search per full category at a time: concurrent applies must not each create one.
         self._overflow_locks: dict[ChannelId, asyncio.Lock] = {}
 
@@ -116,6 +128,49 @@ class HikariDiscordOps:
         except hikari.HTTPError as exc:
             raise classify(exc) from exc
         return True
+
+    async def missing_permissions(self, guild_id: GuildId, category_id: ChannelId | None) -> Permission:
+        """Return what the bot lacks in the category, from the cache; a shortfall is confirmed over REST.
+
+        A stale cache must never refuse an applicant by mistake, so only REST's answer refuses; when the
+        cache or REST cannot tell, nothing is reported missing and Discord decides.
+        """
+        have = self._cached_permissions(guild_id, category_id)
+        if have is None or not missing(have, BOT_REQUIRED):
+            return NONE
+        try:
+            have = await self._fetched_permissions(guild_id, category_id)
+        except hikari.HTTPError:
+            return NONE
+        return missing(have, BOT_REQUIRED)
+
+    def _cached_permissions(self, guild_id: GuildId, category_id: ChannelId | None) -> int | None:
+        cache = self._cache
+        if cache is None:
+            return None
+        guild = cache.get_guild(guild_id)
+        roles = cache.get_roles_view_for_guild(guild_id)
+        member = cache.get_member(guild_id, self._bot_user_id)
+        category = cache.get_guild_channel(category_id) if category_id is not None else None
+        if guild is None or not roles or member is None or (category_id is not None and category is None):
+            return None
+        return effective_permissions(
+            guild_id=guild_id, owner_id=int(guild.owner_id), member_id=self._bot_user_id,
+            member_roles=[int(r) for r in member.role_ids],
+            role_permissions={int(r.id): int(r.permissions) for r in roles.values()},
+            overwrites=_grants(category) if category is not None else [],
+        )  # fmt: skip
+
+    async def _fetched_permissions(self, guild_id: GuildId, category_id: ChannelId | None) -> int:
+        guild = await self._rest.fetch_guild(guild_id)
+        member = await self._rest.fetch_member(guild_id, self._bot_user_id)
+        category = await self._rest.fetch_channel(category_id) if category_id is not None else None
+        return effective_permissions(
+            guild_id=guild_id, owner_id=int(guild.owner_id), member_id=self._bot_user_id,
+            member_roles=[int(r) for r in member.role_ids],
+            role_permissions={int(r.id): int(r.permissions) for r in guild.roles.values()},
+            overwrites=_grants(category) if isinstance(category, hikari.GuildChannel) else [],
+        )  # fmt: skip
 
     async def create_channel(self, spec: ChannelSpec) -> ChannelId:
         """Create a private text channel and return its id."""

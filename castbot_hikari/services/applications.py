@@ -36,7 +36,7 @@ from castbot_hikari.domain.models import (
     channel_spec,
     welcome,
 )
-from castbot_hikari.domain.permissions import OverwriteTarget
+from castbot_hikari.domain.permissions import OverwriteTarget, describe
 from castbot_hikari.ports import (
     AdminNotifier,
     ApplicationRepository,
@@ -362,6 +362,11 @@ class ApplicationService:
         if self._clock.monotonic() < blocked_until:
             self._metrics.incr("apply.permission_fast_fail")
             raise DiscordError(DiscordErrorKind.MISSING_PERMISSIONS, "recently refused for missing permissions")
+        if lacking := await self._discord.missing_permissions(spec.guild_id, spec.category_id):
+            self._blocked_until[key.guild_id] = self._clock.monotonic() + self._permission_backoff_s
+            raise DiscordError(
+                DiscordErrorKind.MISSING_PERMISSIONS, f"checked before creating: lacks {describe(lacking)}"
+            )
         try:
             return await self._discord.create_channel(spec)
         except DiscordError as exc:

@@ -24,6 +24,7 @@ from castbot_hikari.domain import naming
 from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.domain.ids import ChannelId, GuildId, UserId
 from castbot_hikari.domain.models import ApplyOutcome, ChannelSpec, Welcome
+from castbot_hikari.domain.permissions import Permission
 from castbot_hikari.ports import ApplyKey
 from castbot_hikari.services.applications import ApplicationService, Click
 from castbot_hikari.services.locks import KeyedLocks
@@ -86,6 +87,10 @@ class ProcessDiscord:
     async def channel_exists(self, channel_id: ChannelId) -> bool:
         self._gate()
         return await self.shared.channel_exists(channel_id)
+
+    async def missing_permissions(self, guild_id: GuildId, category_id: ChannelId | None) -> Permission:
+        self._gate()
+        return await self.shared.missing_permissions(guild_id, category_id)
 
     async def create_channel(self, spec: ChannelSpec) -> ChannelId:
         self._gate()

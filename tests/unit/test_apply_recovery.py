@@ -7,6 +7,7 @@ import pytest
 from castbot_hikari.adapters.json_store import JsonApplicationRepository
 from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.domain.models import ApplyOutcome, Failure, OutcomeKind, Rejection, channel_spec
+from castbot_hikari.domain.permissions import Permission
 from castbot_hikari.ports import PendingState
 from castbot_hikari.services.applications import ApplicationService, Click
 from castbot_hikari.services.locks import KeyedLocks
@@ -171,3 +172,14 @@ async def test_result_that_outlives_the_token_goes_to_the_admins(repo: JsonAppli
     assert guild == GUILD
     assert f"<@{USER}>" in text
     assert f"<#{outcome.channel_id}>" in text
+
+
+@pytest.mark.asyncio
+async def test_permissions_checked_before_creating_cost_no_request(repo: JsonApplicationRepository) -> None:
+    discord, notifier = FakeDiscordOps(), FakeNotifier()
+    discord.lacking = Permission.MANAGE_CHANNELS
+    outcome, seen = await click(service_for(repo, discord, notifier))
+    assert outcome.failure is Failure.MISSING_PERMISSIONS
+    assert "setup is incomplete" in seen.results[0]
+    assert discord.create_attempts == 0
+    assert await repo.get_pending(KEY) is None
