@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import sys
@@ -76,6 +77,7 @@ class SandboxReport:
     validation_errors: int
     invalid_requests: int
     seconds: float
+    data_kept: bool = True
 
     @property
     def ok(self) -> bool:
@@ -255,7 +257,11 @@ def render_report(rep: SandboxReport) -> str:
         ("clicks without a final message", str(rep.no_result)),
         ("channels created", str(rep.channels_created)),
         ("duplicate channels", str(rep.duplicates)),
-        ("applications recorded", f"{rep.applications_recorded} in {rep.data_file}"),
+        (
+            "applications recorded",
+            f"{rep.applications_recorded} in {rep.data_file}"
+            + ("" if rep.data_kept else " (a temp folder, removed now: use --data-dir to keep it)"),
+        ),
         ("requests violating Discord's API spec", str(rep.validation_errors)),
         (
             "invalid requests (401/403/429)",
@@ -292,7 +298,9 @@ async def run_sandbox(options: SandboxOptions, out: TextIO = sys.stdout) -> Sand
                 await _keep_running(app, emu, options, out)
             finally:
                 await app.bot.close()
-            rep = report(emu, interactions, data_dir / DATA_FILE, elapsed)
+            rep = dataclasses.replace(
+                report(emu, interactions, data_dir / DATA_FILE, elapsed), data_kept=options.data_dir is not None
+            )
             out.write(render_report(rep))
             return rep
 
