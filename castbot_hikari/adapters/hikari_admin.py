@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import hikari
 
-from castbot_hikari.adapters.hikari_ops import classify
+from castbot_hikari.adapters.hikari_ops import classify, permission_grants
 from castbot_hikari.admin_ports import CategoryUse, ChannelInfo, ChannelKind
-from castbot_hikari.domain.access import Grant, effective_permissions
+from castbot_hikari.domain.access import effective_permissions
 from castbot_hikari.domain.admin import Card, MessageId
 from castbot_hikari.domain.ids import ChannelId, GuildId, RoleId, UserId
 from castbot_hikari.ui import admin_components
@@ -37,15 +37,6 @@ def _kind(channel: hikari.PartialChannel) -> ChannelKind:
     if channel.type is hikari.ChannelType.GUILD_CATEGORY:
         return ChannelKind.CATEGORY
     return ChannelKind.OTHER
-
-
-def _grants(channel: hikari.GuildChannel) -> list[Grant]:
-    if not isinstance(channel, hikari.PermissibleGuildChannel):
-        return []  # threads take their parent's permissions; they are not cards' or categories' channels
-    return [
-        Grant(int(o.id), o.type is hikari.PermissionOverwriteType.MEMBER, int(o.allow), int(o.deny))
-        for o in channel.permission_overwrites.values()
-    ]
 
 
 class HikariAdminOps:
@@ -91,7 +82,7 @@ class HikariAdminOps:
             raise classify(exc) from exc
         permissions = effective_permissions(
             guild_id=guild_id, owner_id=access.owner_id, member_id=self._bot, member_roles=access.bot_roles,
-            role_permissions=access.role_permissions, overwrites=_grants(found),
+            role_permissions=access.role_permissions, overwrites=permission_grants(found),
         )  # fmt: skip
         return ChannelInfo(channel_id, guild_id, found.name or str(channel_id), _kind(found), permissions)
 

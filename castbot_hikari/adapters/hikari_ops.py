@@ -72,7 +72,8 @@ def _bad_request(exc: hikari.BadRequestError) -> DiscordError:
     return DiscordError(DiscordErrorKind.BAD_REQUEST, exc.message, code=exc.code, status=400)
 
 
-def _grants(channel: hikari.GuildChannel) -> list[Grant]:
+def permission_grants(channel: hikari.GuildChannel) -> list[Grant]:
+    """Return a channel's permission overwrites as ``Grant``s (threads have none of their own)."""
     if not isinstance(channel, hikari.PermissibleGuildChannel):
         return []
     return [
@@ -158,7 +159,7 @@ class HikariDiscordOps:
             guild_id=guild_id, owner_id=int(guild.owner_id), member_id=self._bot_user_id,
             member_roles=[int(r) for r in member.role_ids],
             role_permissions={int(r.id): int(r.permissions) for r in roles.values()},
-            overwrites=_grants(category) if category is not None else [],
+            overwrites=permission_grants(category) if category is not None else [],
         )  # fmt: skip
 
     async def _fetched_permissions(self, guild_id: GuildId, category_id: ChannelId | None) -> int:
@@ -169,7 +170,7 @@ class HikariDiscordOps:
             guild_id=guild_id, owner_id=int(guild.owner_id), member_id=self._bot_user_id,
             member_roles=[int(r) for r in member.role_ids],
             role_permissions={int(r.id): int(r.permissions) for r in guild.roles.values()},
-            overwrites=_grants(category) if isinstance(category, hikari.GuildChannel) else [],
+            overwrites=permission_grants(category) if isinstance(category, hikari.GuildChannel) else [],
         )  # fmt: skip
 
     async def create_channel(self, spec: ChannelSpec) -> ChannelId:

@@ -11,15 +11,11 @@ from collections.abc import Mapping
 from typing import Any, Final, cast
 
 from castbot_hikari.adapters.journal import JournaledDocument, del_op, set_op
-from castbot_hikari.adapters.json_store import META
+from castbot_hikari.adapters.json_store import META, as_object
 from castbot_hikari.domain.admin import AppsConfig
 from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId
 
 CONFIGS: Final = "applicationConfigs"
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
 
 
 class JsonGuildSettings:
@@ -29,7 +25,7 @@ class JsonGuildSettings:
         self._doc = document
 
     def _guild(self, guild_id: GuildId) -> dict[str, Any]:
-        return _dict(_dict(_dict(self._doc.doc.get(META)).get("guilds")).get(str(guild_id)))
+        return as_object(as_object(as_object(self._doc.doc.get(META)).get("guilds")).get(str(guild_id)))
 
     async def get_notify_channel(self, guild_id: GuildId) -> ChannelId | None:
         """Return the channel where admins are told what they must know, if one is set."""
@@ -53,7 +49,7 @@ class JsonConfigRepository:
         self._doc = document
 
     def _configs(self, guild_id: GuildId) -> dict[str, Any]:
-        return _dict(_dict(self._doc.doc.get(str(guild_id))).get(CONFIGS))
+        return as_object(as_object(self._doc.doc.get(str(guild_id))).get(CONFIGS))
 
     async def all_configs(self, guild_id: GuildId) -> list[AppsConfig]:
         """Return the guild's configs, oldest first."""
@@ -96,10 +92,10 @@ class JsonConfigRepository:
 
     async def application_counts(self, guild_id: GuildId) -> Mapping[ConfigId, int]:
         """Return the number of recorded applications per config of the guild."""
-        applications = _dict(_dict(self._doc.doc.get(str(guild_id))).get("applications"))
+        applications = as_object(as_object(self._doc.doc.get(str(guild_id))).get("applications"))
         counts: collections.Counter[ConfigId] = collections.Counter()
         for raw in applications.values():
-            config_id = _dict(raw).get("configId")
+            config_id = as_object(raw).get("configId")
             if isinstance(config_id, str):
                 counts[ConfigId(config_id)] += 1
         return dict(counts)

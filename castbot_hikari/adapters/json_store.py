@@ -38,7 +38,8 @@ def _outbox_ops(notice: Notice | None) -> list[Op]:
     return [set_op(META, "outbox", notice.notice_id, value=value)]
 
 
-def _dict(value: object) -> dict[str, Any]:
+def as_object(value: object) -> dict[str, Any]:
+    """Return ``value`` if it is a JSON object, else an empty one (hand-edited files can hold anything)."""
     return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
 
 
@@ -66,7 +67,7 @@ class JsonApplicationRepository:
             compact_every=compact_every,
             offload=offload,
         )
-        version = _dict(document.doc.get(META)).get("schemaVersion", SCHEMA_VERSION)
+        version = as_object(document.doc.get(META)).get("schemaVersion", SCHEMA_VERSION)
         if not isinstance(version, int) or version > SCHEMA_VERSION:
             raise CorruptDataError(f"{document.files.path} was written by a newer castbot-hikari (schema {version!r})")
         return cls(document)
@@ -81,20 +82,20 @@ class JsonApplicationRepository:
         await self._doc.close()
 
     def _guild(self, guild_id: GuildId) -> dict[str, Any]:
-        return _dict(self._doc.doc.get(str(guild_id)))
+        return as_object(self._doc.doc.get(str(guild_id)))
 
     def _meta(self, section: str) -> dict[str, Any]:
-        return _dict(_dict(self._doc.doc.get(META)).get(section))
+        return as_object(as_object(self._doc.doc.get(META)).get(section))
 
     async def get_config(self, guild_id: GuildId, config_id: ConfigId) -> ApplicationConfig | None:
         """Return a config of this guild only, or ``None``."""
-        raw = _dict(self._guild(guild_id).get("applicationConfigs")).get(config_id)
+        raw = as_object(self._guild(guild_id).get("applicationConfigs")).get(config_id)
         if not isinstance(raw, dict):
             return None
         return ApplicationConfig.from_castbot(guild_id, config_id, cast("Mapping[str, Any]", raw))
 
     def _applications(self, guild_id: GuildId) -> Iterator[tuple[str, dict[str, Any]]]:
-        for channel_id, raw in _dict(self._guild(guild_id).get("applications")).items():
+        for channel_id, raw in as_object(self._guild(guild_id).get("applications")).items():
             if isinstance(raw, dict):
                 yield channel_id, cast("dict[str, Any]", raw)
 
@@ -115,7 +116,7 @@ class JsonApplicationRepository:
             return None
         entry = cast("dict[str, Any]", raw)
         channel = entry.get("channelId")
-        who = _dict(entry.get("applicant"))
+        who = as_object(entry.get("applicant"))
         applicant = None
         if who:
             applicant = Applicant(
@@ -194,10 +195,10 @@ class JsonApplicationRepository:
 
     async def list_outbox(self) -> list[Notice]:
         """Return admin notices not sent yet, oldest first."""
-        items = sorted((int(_dict(raw).get("at", 0)), notice_id) for notice_id, raw in self._meta("outbox").items())
+        items = sorted((int(as_object(raw).get("at", 0)), notice_id) for notice_id, raw in self._meta("outbox").items())
         outbox = self._meta("outbox")
         return [
-            Notice(nid, GuildId(int(_dict(outbox[nid])["guildId"])), str(_dict(outbox[nid])["text"]))
+            Notice(nid, GuildId(int(as_object(outbox[nid])["guildId"])), str(as_object(outbox[nid])["text"]))
             for _, nid in items
         ]
 
@@ -226,7 +227,7 @@ class JsonApplicationRepository:
         """Return kept undelivered results, oldest first."""
         items: list[Undelivered] = []
         for reference, raw in self._meta("undelivered").items():
-            entry = _dict(raw)
+            entry = as_object(raw)
             key = ApplyKey(
                 GuildId(int(entry["guildId"])), UserId(int(entry["userId"])), ConfigId(str(entry["configId"]))
             )
@@ -247,7 +248,7 @@ class JsonApplicationRepository:
         """Return every unfinished apply (of one guild, or all), oldest first."""
         found: list[Pending] = []
         for raw in self._meta("pending").values():
-            entry = _dict(raw)
+            entry = as_object(raw)
             key = ApplyKey(GuildId(int(entry["guildId"])), UserId(int(entry["userId"])),
                            ConfigId(str(entry["configId"])))  # fmt: skip
             if (guild_id is None or key.guild_id == guild_id) and (pending := self._pending(key)) is not None:
