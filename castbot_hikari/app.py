@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import hikari
 import lightbulb
 
-from castbot_hikari.adapters.followups import FollowupSender
+from castbot_hikari.adapters.followups import FollowupSender, HikariLateReplier
 from castbot_hikari.adapters.hikari_ops import HikariDiscordOps
 from castbot_hikari.adapters.json_configs import JsonGuildSettings
 from castbot_hikari.adapters.json_store import JsonApplicationRepository
@@ -94,7 +94,8 @@ def build_app(
     notifier = HikariNotifier(bot.rest, guild_settings, clock)
     service = ApplicationService(
         repository, discord, locks=KeyedLocks(), metrics=metrics, clock=clock, owner=process_owner(),
-        notifier=notifier, time_limit=settings.apply_timeout, max_concurrent=settings.max_concurrent_applies,
+        notifier=notifier, replier=HikariLateReplier(bot.rest), time_limit=settings.apply_timeout,
+        max_concurrent=settings.max_concurrent_applies,
     )  # fmt: skip
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     registry.register_value(Settings, settings)

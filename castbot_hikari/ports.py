@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId, UserId
@@ -30,6 +30,16 @@ class PendingState(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyHandle:
+    """What it takes to edit an applicant's ephemeral response later: kept with the reservation so a
+    restart can still tell them the result while the interaction token lives (15 minutes)."""
+
+    application_id: int
+    token: str = field(repr=False)  # a secret: never in logs
+    expires_at_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Pending:
     """A reservation: an apply that started and has not been recorded or released yet."""
 
@@ -39,6 +49,7 @@ class Pending:
     owner: str
     channel_id: ChannelId | None = None
     applicant: Applicant | None = None
+    reply: ReplyHandle | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +71,8 @@ class Notice:
     notice_id: str
     guild_id: GuildId
     text: str
+    reply: ReplyHandle | None = None
+    reply_text: str | None = None
 
 
 class ApplicationRepository(Protocol):
@@ -80,7 +93,14 @@ class ApplicationRepository(Protocol):
         ...
 
     async def reserve(
-        self, key: ApplyKey, *, owner: str, now_ms: int, stale_after_ms: int, applicant: Applicant | None = None
+        self,
+        key: ApplyKey,
+        *,
+        owner: str,
+        now_ms: int,
+        stale_after_ms: int,
+        applicant: Applicant | None = None,
+        reply: ReplyHandle | None = None,
     ) -> Pending | Application | None:
         """Reserve ``key``: ``None`` when won, else the live reservation or the recorded application.
 
@@ -195,6 +215,14 @@ class Responder(Protocol):
 
     async def show_result(self, text: str) -> Delivery:
         """Replace the response with the final result, retrying within the token's life."""
+        ...
+
+
+class LateReplier(Protocol):
+    """Edits an applicant's ephemeral response from a stored ``ReplyHandle`` (after a restart)."""
+
+    async def reply(self, handle: ReplyHandle, text: str) -> bool:
+        """Replace the response with ``text``; return whether it worked."""
         ...
 
 

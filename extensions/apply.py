@@ -10,10 +10,10 @@ import logging
 import hikari
 import lightbulb
 
-from castbot_hikari.adapters.followups import FollowupSender, HikariResponder
+from castbot_hikari.adapters.followups import TOKEN_LIFE_MS, FollowupSender, HikariResponder
 from castbot_hikari.domain.ids import GuildId, UserId, snowflake_time_ms
 from castbot_hikari.domain.models import Applicant
-from castbot_hikari.ports import ApplyKey, Clock
+from castbot_hikari.ports import ApplyKey, Clock, ReplyHandle
 from castbot_hikari.services.applications import ApplicationService, Click
 from castbot_hikari.ui import custom_ids, render
 
@@ -48,13 +48,15 @@ async def on_apply_click(
     ack_ms = (clock.monotonic() - received) * 1000
     logger.info("defer sent interaction=%s guild=%s ack_ms=%.1f", inter.id, inter.guild_id, ack_ms)
     member = inter.member
+    created_ms = snowflake_time_ms(inter.id)
     click = Click(
         key=ApplyKey(GuildId(inter.guild_id), UserId(inter.user.id), config_id),
         applicant=Applicant(UserId(member.id), member.username, member.display_name, str(member.display_avatar_url)),
         received_at=received,
         ack_ms=ack_ms,
+        reply=ReplyHandle(int(inter.application_id), inter.token, created_ms + TOKEN_LIFE_MS),
     )
-    deadline = followups.token_deadline(snowflake_time_ms(inter.id))
+    deadline = followups.token_deadline(created_ms)
     await service.handle_click(click, HikariResponder(inter, followups, deadline=deadline))
 
 

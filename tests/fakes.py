@@ -12,7 +12,7 @@ from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId, UserId
 from castbot_hikari.domain.models import Applicant, ChannelSpec, Welcome
 from castbot_hikari.domain.permissions import Permission
-from castbot_hikari.ports import ApplyKey, Delivery
+from castbot_hikari.ports import ApplyKey, Delivery, ReplyHandle
 
 GUILD = GuildId(111111111111111111)
 OTHER_GUILD = GuildId(222222222222222222)
@@ -207,4 +207,16 @@ class FakeNotifier:
                 return False
             self._topics.add((guild_id, topic))
         self.notices.append((guild_id, text))
+        return True
+
+
+class FakeReplier:
+    """Collects late replies to applicants (after a restart)."""
+
+    def __init__(self) -> None:
+        self.replies: list[tuple[str, str]] = []
+
+    async def reply(self, handle: ReplyHandle, text: str) -> bool:
+        await asyncio.sleep(0)
+        self.replies.append((handle.token, text))
         return True

@@ -16,7 +16,7 @@ from typing import Final
 
 import hikari
 
-from castbot_hikari.ports import Clock, Delivery, Metrics, Sleep
+from castbot_hikari.ports import Clock, Delivery, Metrics, ReplyHandle, Sleep
 
 logger = logging.getLogger(__name__)
 
@@ -150,3 +150,22 @@ class HikariResponder:
         if delivery.delivered:
             logger.info("result delivered interaction=%s attempts=%d", self._interaction.id, delivery.attempts)
         return delivery
+
+
+class HikariLateReplier:
+    """Edits an applicant's ephemeral response from a stored handle (the ``LateReplier`` port); one try."""
+
+    def __init__(self, rest: hikari.api.RESTClient) -> None:
+        self._rest = rest
+
+    async def reply(self, handle: ReplyHandle, text: str) -> bool:
+        """Replace the response with ``text``; ``False`` when the token is gone or Discord refused."""
+        try:
+            await self._rest.edit_interaction_response(
+                handle.application_id, handle.token, text, mentions_everyone=False, user_mentions=False,
+                role_mentions=False,
+            )  # fmt: skip
+        except hikari.HTTPError as exc:
+            logger.info("late reply not delivered reason=%s", describe_failure(exc))
+            return False
+        return True

@@ -17,7 +17,7 @@ from castbot_hikari.adapters.journal import JournaledDocument, Offload, Op, del_
 from castbot_hikari.domain.errors import CorruptDataError
 from castbot_hikari.domain.ids import ChannelId, ConfigId, GuildId, UserId
 from castbot_hikari.domain.models import Applicant, Application, ApplicationConfig
-from castbot_hikari.ports import ApplyKey, Notice, Pending, PendingState, Undelivered
+from castbot_hikari.ports import ApplyKey, Notice, Pending, PendingState, ReplyHandle, Undelivered
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +31,24 @@ def _key_str(key: ApplyKey) -> str:
     return f"{key.guild_id}:{key.user_id}:{key.config_id}"
 
 
+def _reply_to_json(reply: ReplyHandle) -> dict[str, Any]:
+    return {"applicationId": str(reply.application_id), "token": reply.token, "expiresAt": reply.expires_at_ms}
+
+
+def _reply_from_json(raw: object) -> ReplyHandle | None:
+    entry = as_object(raw)
+    if not entry.get("token") or not str(entry.get("applicationId", "")).isdigit():
+        return None
+    return ReplyHandle(int(entry["applicationId"]), str(entry["token"]), int(entry.get("expiresAt", 0)))
+
+
 def _outbox_ops(notice: Notice | None) -> list[Op]:
     if notice is None:
         return []
-    value = {"guildId": str(notice.guild_id), "text": notice.text, "at": time.time_ns() // 1_000_000}
+    value: dict[str, Any] = {"guildId": str(notice.guild_id), "text": notice.text, "at": time.time_ns() // 1_000_000}
+    if notice.reply is not None and notice.reply_text is not None:
+        value["reply"] = _reply_to_json(notice.reply)
+        value["replyText"] = notice.reply_text
     return [set_op(META, "outbox", notice.notice_id, value=value)]
 
 
@@ -130,6 +144,7 @@ class JsonApplicationRepository:
             owner=str(entry.get("owner", "")),
             channel_id=ChannelId(int(channel)) if channel else None,
             applicant=applicant,
+            reply=_reply_from_json(entry.get("reply")),
         )
 
     async def get_pending(self, key: ApplyKey) -> Pending | None:
@@ -137,7 +152,14 @@ class JsonApplicationRepository:
         return self._pending(key)
 
     async def reserve(
-        self, key: ApplyKey, *, owner: str, now_ms: int, stale_after_ms: int, applicant: Applicant | None = None
+        self,
+        key: ApplyKey,
+        *,
+        owner: str,
+        now_ms: int,
+        stale_after_ms: int,
+        applicant: Applicant | None = None,
+        reply: ReplyHandle | None = None,
     ) -> Pending | Application | None:
         """Reserve ``key``: ``None`` when won, else the live reservation or recorded application.
 
@@ -165,6 +187,8 @@ class JsonApplicationRepository:
                 "displayName": applicant.display_name,
                 "avatarURL": applicant.avatar_url,
             }
+        if reply is not None:  # lets a restart still answer the applicant while the token lives
+            entry["reply"] = _reply_to_json(reply)
         await self._doc.change([set_op(META, "pending", _key_str(key), value=entry)])
         return None
 
@@ -194,13 +218,18 @@ class JsonApplicationRepository:
         await self._doc.change([del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
 
     async def list_outbox(self) -> list[Notice]:
-        """Return admin notices not sent yet, oldest first."""
-        items = sorted((int(as_object(raw).get("at", 0)), notice_id) for notice_id, raw in self._meta("outbox").items())
+        """Return admin notices (and late replies) not sent yet, oldest first."""
         outbox = self._meta("outbox")
-        return [
-            Notice(nid, GuildId(int(as_object(outbox[nid])["guildId"])), str(as_object(outbox[nid])["text"]))
-            for _, nid in items
-        ]
+        notices: list[tuple[int, Notice]] = []
+        for notice_id, raw in outbox.items():
+            entry = as_object(raw)
+            reply_text = entry.get("replyText")
+            notice = Notice(
+                notice_id, GuildId(int(entry["guildId"])), str(entry["text"]), _reply_from_json(entry.get("reply")),
+                reply_text if isinstance(reply_text, str) else None,
+            )  # fmt: skip
+            notices.append((int(entry.get("at", 0)), notice))
+        return [notice for _, notice in sorted(notices, key=lambda item: item[0])]
 
     async def drop_notice(self, notice_id: str) -> None:
         """Remove a sent notice."""

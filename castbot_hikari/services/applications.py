@@ -43,10 +43,12 @@ from castbot_hikari.ports import (
     ApplyKey,
     Clock,
     DiscordOps,
+    LateReplier,
     Metrics,
     Notice,
     Pending,
     PendingState,
+    ReplyHandle,
     Responder,
     Undelivered,
 )
@@ -56,6 +58,7 @@ from castbot_hikari.ui import notices, render
 logger = logging.getLogger(__name__)
 
 CLEANUP_LIMIT: Final = 30.0
+TOKEN_SAFETY_S: Final = 30.0
 _FAILURE_OF: Final = {
     DiscordErrorKind.MISSING_PERMISSIONS: Failure.MISSING_PERMISSIONS,
     DiscordErrorKind.NOT_FOUND: Failure.CATEGORY_MISSING,
@@ -81,6 +84,7 @@ class Click:
     applicant: Applicant
     received_at: float
     ack_ms: float
+    reply: ReplyHandle | None = None
 
 
 class ApplicationService:
@@ -94,6 +98,7 @@ class ApplicationService:
         clock: Time source.
         owner: This process's name in reservations (``host:pid:random``).
         notifier: Tells each server's admins what they must fix; without one, notices are only logged.
+        replier: Answers applicants from a stored reply handle after a restart (optional).
         time_limit: Seconds after which an apply is stopped with a clear message.
         permission_backoff_s: Seconds to fail fast in a guild after Discord said the bot lacks permissions.
         max_concurrent: Applies doing their work at once; more clicks wait (deferred, "thinking…") for a
@@ -110,6 +115,7 @@ class ApplicationService:
         clock: Clock,
         owner: str,
         notifier: AdminNotifier | None = None,
+        replier: LateReplier | None = None,
         time_limit: float = 600.0,
         permission_backoff_s: float = 60.0,
         max_concurrent: int = 20,
@@ -121,6 +127,7 @@ class ApplicationService:
         self._clock = clock
         self._owner = owner
         self._notifier = notifier
+        self._replier = replier
         self._time_limit = time_limit
         self._permission_backoff_s = permission_backoff_s
         # Guilds where the bot just got "missing permissions": until then, fail fast instead of sending
@@ -149,7 +156,7 @@ class ApplicationService:
         self._idle.clear()
         try:
             async with self._slots:
-                outcome = await self.apply(click.key, click.applicant, responder.show_progress)
+                outcome = await self.apply(click.key, click.applicant, responder.show_progress, reply=click.reply)
             text = render.apply_outcome(outcome)
             delivery = await responder.show_result(text)
         finally:
@@ -170,9 +177,14 @@ class ApplicationService:
             await self._keep_undelivered(click.key, outcome, text, delivery.reason)
         return outcome
 
-    async def apply(self, key: ApplyKey, applicant: Applicant, progress: Callable[[str], None]) -> ApplyOutcome:
-        """Run the workflow for one click; never raises for expected or Discord/storage failures."""
-        return await self._guarded(key, applicant, lambda: self._apply(key, applicant, progress))
+    async def apply(
+        self, key: ApplyKey, applicant: Applicant, progress: Callable[[str], None], *, reply: ReplyHandle | None = None
+    ) -> ApplyOutcome:
+        """Run the workflow for one click; never raises for expected or Discord/storage failures.
+
+        ``reply`` is kept with the reservation so that, after a crash, the applicant still gets the result.
+        """
+        return await self._guarded(key, applicant, lambda: self._apply(key, applicant, progress, reply))
 
     async def resume(self, pending: Pending, *, create_missing: bool = True, announce: bool = False) -> ApplyOutcome:
         """Finish an interrupted apply: adopt its channel if it exists, else create it or release it.
@@ -218,6 +230,7 @@ class ApplicationService:
         """Send queued admin notices (each is dropped after its attempt); return how many were sent."""
         sent = 0
         for notice in await self._repo.list_outbox():
+            await self._reply_late(notice)
             await self._notify(notice.guild_id, notice.text)
             try:
                 await self._repo.drop_notice(notice.notice_id)
@@ -226,6 +239,20 @@ class ApplicationService:
                 break
             sent += 1
         return sent
+
+    async def _reply_late(self, notice: Notice) -> None:
+        """Tell the applicant the result of an apply a restart interrupted, if their token still lives."""
+        handle, text = notice.reply, notice.reply_text
+        if handle is None or text is None or self._replier is None:
+            return
+        if self._clock.now_ms() >= handle.expires_at_ms - int(TOKEN_SAFETY_S * 1000):
+            return  # too late: the admins' notice is all that is left
+        try:
+            delivered = await self._replier.reply(handle, text)
+        except Exception:  # best effort: the admins are told either way
+            logger.exception("late reply failed notice=%s", notice.notice_id)
+            return
+        self._metrics.incr("reconcile.replied" if delivered else "reconcile.reply_failed")
 
     async def _guarded(
         self, key: ApplyKey, applicant: Applicant, work: Callable[[], Awaitable[ApplyOutcome]]
@@ -254,7 +281,9 @@ class ApplicationService:
                 logger.exception("apply failed unexpectedly key=%s ref=%s", key, reference)
                 return ApplyOutcome.failed(Failure.UNEXPECTED, reference, type(exc).__name__)
 
-    async def _apply(self, key: ApplyKey, applicant: Applicant, progress: Callable[[str], None]) -> ApplyOutcome:
+    async def _apply(
+        self, key: ApplyKey, applicant: Applicant, progress: Callable[[str], None], reply: ReplyHandle | None
+    ) -> ApplyOutcome:
         config = await self._repo.get_config(key.guild_id, key.config_id)
         if config is None:
             return ApplyOutcome.rejected(Rejection.CONFIG_NOT_FOUND)
@@ -264,7 +293,8 @@ class ApplicationService:
             return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, open_channel)
         previous = await self._repo.get_pending(key)
         held = await self._repo.reserve(key, owner=self._owner, now_ms=self._clock.now_ms(),
-                                        stale_after_ms=self._stale_after_ms, applicant=applicant)  # fmt: skip
+                                        stale_after_ms=self._stale_after_ms, applicant=applicant,
+                                        reply=reply)  # fmt: skip
         if isinstance(held, Application):  # another process recorded it since we looked
             return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, held.channel_id)
         if isinstance(held, Pending):
@@ -285,7 +315,10 @@ class ApplicationService:
         key = pending.key
 
         def notice(outcome: ApplyOutcome) -> Notice | None:
-            return Notice(new_reference(), key.guild_id, notices.recovered(key, outcome)) if announce else None
+            if not announce:
+                return None
+            text = notices.recovered(key, outcome)
+            return Notice(new_reference(), key.guild_id, text, pending.reply, render.apply_outcome(outcome))
 
         if (recorded := await self._repo.find_application(key)) is not None:
             outcome = ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, recorded.channel_id)

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from castbot_hikari.adapters.json_store import DATA_FILE, META, JsonApplicationRepository
+from castbot_hikari.domain.models import ApplyOutcome, Rejection
 from castbot_hikari.domain.permissions import BOT_REQUIRED
 from castbot_hikari.testing.emulator import DiscordEmulator, Guild, GuildSeed, Interaction, Latency
 from castbot_hikari.ui import custom_ids, render
@@ -95,6 +96,7 @@ async def test_sigkill_mid_apply_then_restart_leaves_one_channel_and_one_record(
         proc = await start_bot(emu, data_dir)
         try:
             await eventually(lambda: any(n.startswith("🔧") for n in notices(emu, guild)), "the recovery notice")
+            await first.wait_until(final, timeout=20)  # the token still lives: the applicant is told too
             again = await emu.click(guild.id, user, button)
             await again.wait_until(final, timeout=20)
         finally:
@@ -105,9 +107,11 @@ async def test_sigkill_mid_apply_then_restart_leaves_one_channel_and_one_record(
         (recovery,) = [n for n in notices(emu, guild) if n.startswith("🔧")]
         if "finished" in recovery:  # Discord had created the channel before the kill: adopted
             assert f"<#{channels[0]}>" in recovery
+            assert first.content == f"✅ Your application channel has been created: <#{channels[0]}>"
             assert again.content == f"You already have an application channel: <#{channels[0]}>"
         else:  # the kill came first: the reservation was released and the click made the channel
             assert "click Apply again" in recovery
+            assert first.content == render.apply_outcome(ApplyOutcome.rejected(Rejection.INTERRUPTED))
             assert again.content == f"✅ Your application channel has been created: <#{channels[0]}>"
         repo = JsonApplicationRepository.open(data_dir, fsync=False)  # SIGKILLed: the journal is replayed
         apps = repo.document.doc[str(guild.id)]["applications"]

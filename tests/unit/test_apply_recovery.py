@@ -8,7 +8,7 @@ from castbot_hikari.adapters.json_store import JsonApplicationRepository
 from castbot_hikari.domain.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.domain.models import ApplyOutcome, Failure, OutcomeKind, Rejection, channel_spec
 from castbot_hikari.domain.permissions import Permission
-from castbot_hikari.ports import PendingState
+from castbot_hikari.ports import PendingState, ReplyHandle
 from castbot_hikari.services.applications import ApplicationService, Click
 from castbot_hikari.services.locks import KeyedLocks
 from castbot_hikari.services.metrics import InMemoryMetrics
@@ -22,6 +22,7 @@ from tests.fakes import (
     FakeClock,
     FakeDiscordOps,
     FakeNotifier,
+    FakeReplier,
     FakeResponder,
     applicant,
 )
@@ -183,3 +184,24 @@ async def test_permissions_checked_before_creating_cost_no_request(repo: JsonApp
     assert "setup is incomplete" in seen.results[0]
     assert discord.create_attempts == 0
     assert await repo.get_pending(KEY) is None
+
+
+@pytest.mark.parametrize(("token_left_s", "told"), [(600, True), (10, False)])
+@pytest.mark.asyncio
+async def test_after_a_restart_the_applicant_is_told_while_the_token_lives(
+    repo: JsonApplicationRepository, token_left_s: int, told: bool
+) -> None:
+    discord, notifier, replier, clock = FakeDiscordOps(), FakeNotifier(), FakeReplier(), FakeClock()
+    handle = ReplyHandle(BOT, "secret-token", clock.now_ms() + token_left_s * 1000)
+    assert await repo.reserve(KEY, owner="dead:1", now_ms=clock.now_ms(), stale_after_ms=1, applicant=applicant(),
+                              reply=handle) is None  # fmt: skip
+    assert "secret-token" not in repr(await repo.get_pending(KEY))
+    service = ApplicationService(repo, discord, locks=KeyedLocks(), metrics=InMemoryMetrics(), clock=clock,
+                                 owner="proc:2", notifier=notifier, replier=replier)  # fmt: skip
+    await service.reconcile()
+    expected = [
+        ("secret-token", "⚠️ Your application was interrupted before its channel was created. Please click Apply again.")
+    ]
+    assert replier.replies == (expected if told else [])
+    assert len(notifier.notices) == 1  # the admins are told either way
+    assert await repo.list_outbox() == []
