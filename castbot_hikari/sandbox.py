@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -211,7 +212,13 @@ async def simulate(
         progress.close()
 
 
-def report(emu: DiscordEmulator, interactions: list[Interaction], data_file: Path, seconds: float) -> SandboxReport:
+def report(
+    emu: DiscordEmulator,
+    interactions: list[Interaction],
+    data_file: Path,
+    seconds: float,
+    doc: dict[str, Any] | None = None,
+) -> SandboxReport:
     """Compute the summary from what the emulator saw and what the data file holds."""
     acks = [inter.ack_latency * 1000 for inter in interactions if inter.ack_latency is not None]
     results: Counter[str] = Counter()
@@ -232,8 +239,9 @@ def report(emu: DiscordEmulator, interactions: list[Interaction], data_file: Pat
         marker for channel in emu.state.channels.values()
         if (marker := naming.parse_topic_marker(getattr(channel, "topic", None))) is not None
     )  # fmt: skip
-    doc: dict[str, dict[str, dict[str, object]]] = orjson.loads(data_file.read_bytes())
-    recorded = sum(len(guild.get("applications", {})) for key, guild in doc.items() if key.isdigit())
+    # The bot's saved state: its document (snapshot plus journal) while it runs, else the file.
+    saved: dict[str, Any] = doc if doc is not None else orjson.loads(data_file.read_bytes())
+    recorded = sum(len(guild.get("applications", {})) for key, guild in saved.items() if key.isdigit())
     return SandboxReport(
         clicks=len(interactions), acked=len(acks), ack_p50_ms=percentile(acks, 0.5), ack_p99_ms=percentile(acks, 0.99),
         ack_max_ms=max(acks, default=0.0), failed_interactions=sum(1 for i in interactions if i.failed),
@@ -295,13 +303,14 @@ async def run_sandbox(options: SandboxOptions, out: TextIO = sys.stdout) -> Sand
                 started = time.monotonic()
                 interactions = await simulate(emu, plan_clicks(guilds, data, options), options.result_timeout, out)
                 elapsed = time.monotonic() - started
+                rep = dataclasses.replace(
+                    report(emu, interactions, data_dir / DATA_FILE, elapsed, app.repository.document.doc),
+                    data_kept=options.data_dir is not None,
+                )
+                out.write(render_report(rep))
                 await _keep_running(app, emu, options, out)
             finally:
                 await app.bot.close()
-            rep = dataclasses.replace(
-                report(emu, interactions, data_dir / DATA_FILE, elapsed), data_kept=options.data_dir is not None
-            )
-            out.write(render_report(rep))
             return rep
 
 
@@ -309,8 +318,17 @@ async def _keep_running(app: App, emu: DiscordEmulator, options: SandboxOptions,
     if not options.keep_running:
         return
     out.write(f"\nStill running (Ctrl-C to stop): REST {emu.rest_url}, data in {options.data_dir or 'a temp folder'}\n")
-    with contextlib.suppress(asyncio.CancelledError):
-        await app.bot.join()
+    out.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    out.write("Stopping the bot and the emulator…\n")
 
 
 def main(args: argparse.Namespace) -> int:
