@@ -59,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 CLEANUP_LIMIT: Final = 30.0
 TOKEN_SAFETY_S: Final = 30.0
+REPEAT_COUNT: Final = 3
+REPEAT_WINDOW_S: Final = 600.0
 _FAILURE_OF: Final = {
     DiscordErrorKind.MISSING_PERMISSIONS: Failure.MISSING_PERMISSIONS,
     DiscordErrorKind.NOT_FOUND: Failure.CATEGORY_MISSING,
@@ -134,6 +136,7 @@ class ApplicationService:
         # more requests Discord will refuse (403s count towards its invalid-request ban).
         self._blocked_until: dict[GuildId, float] = {}
         self._slots = asyncio.Semaphore(max_concurrent)
+        self._recent_failures: dict[GuildId, list[float]] = {}
         # A reservation older than the time limit (plus cleanup) belongs to a process that died.
         self._stale_after_ms = int((time_limit + CLEANUP_LIMIT) * 1000) + 60_000
         self._running = 0
@@ -524,6 +527,14 @@ class ApplicationService:
         text = notices.failure(key, outcome, config.category_id if config else None)
         if text is not None:
             await self._notify(key.guild_id, text, topic=outcome.failure.value)
+            return
+        # Failures the admins cannot fix one by one (Discord down, disk trouble, bugs) are reported when
+        # they repeat: REPEAT_COUNT within REPEAT_WINDOW_S in one server.
+        now = self._clock.monotonic()
+        recent = [t for t in self._recent_failures.get(key.guild_id, []) if now - t < REPEAT_WINDOW_S] + [now]
+        self._recent_failures[key.guild_id] = recent
+        if len(recent) >= REPEAT_COUNT:
+            await self._notify(key.guild_id, notices.repeated(len(recent), REPEAT_WINDOW_S, outcome), topic="repeated")
 
     async def _notify(self, guild_id: GuildId, text: str, *, topic: str | None = None) -> None:
         if self._notifier is None:

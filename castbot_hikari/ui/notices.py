@@ -35,6 +35,14 @@ ROLE_MISSING = (
 )
 
 
+def repeated(count: int, window_s: float, last: ApplyOutcome) -> str:
+    """Return the notice that applies keep failing for reasons the admins cannot fix one by one."""
+    return (
+        f"⚠️ {count} applications failed in the last {round(window_s / 60)} minutes (latest: {last.label}, "
+        f"reference `{last.reference}`). Applicants were told to try again; if it goes on, check the bot's logs."
+    )
+
+
 def overflow(full: ChannelId, target: ChannelId) -> str:
     """Return the notice that a category is full and channels now go to an overflow category."""
     return (

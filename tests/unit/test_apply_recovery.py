@@ -205,3 +205,17 @@ async def test_after_a_restart_the_applicant_is_told_while_the_token_lives(
     assert replier.replies == (expected if told else [])
     assert len(notifier.notices) == 1  # the admins are told either way
     assert await repo.list_outbox() == []
+
+
+@pytest.mark.asyncio
+async def test_repeated_failures_are_reported_once_they_repeat(repo: JsonApplicationRepository) -> None:
+    discord, notifier = FakeDiscordOps(), FakeNotifier()
+    service = service_for(repo, discord, notifier)
+    unavailable = DiscordError(DiscordErrorKind.UNAVAILABLE, "503", status=503)
+    for attempt in range(3):
+        discord.fail_next["create_channel"] = [unavailable]
+        discord.fail_next["find_application_channel"] = [unavailable]
+        outcome, _ = await click(service)
+        assert outcome.failure is Failure.DISCORD_UNAVAILABLE
+        assert len(notifier.notices) == (1 if attempt == 2 else 0)  # silent until it repeats
+    assert notifier.notices[0][1].startswith("⚠️ 3 applications failed in the last 10 minutes")
