@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import hikari
 import pytest
 import pytest_asyncio
 
@@ -22,3 +23,15 @@ async def emu() -> AsyncIterator[DiscordEmulator]:
 def clock() -> FakeClock:
     """A manual clock to inject into an emulator."""
     return FakeClock()
+
+
+@pytest_asyncio.fixture
+async def rest(emu: DiscordEmulator) -> AsyncIterator[hikari.api.RESTClient]:
+    """hikari's REST client on the emulator (no gateway needed)."""
+    app = hikari.RESTApp(url=emu.rest_url)
+    await app.start()
+    try:
+        async with app.acquire(emu.bot_token, hikari.TokenType.BOT) as client:
+            yield client
+    finally:
+        await app.close()

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import hikari
 import pytest
-import pytest_asyncio
 
 from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed
 from castbot_hikari.testing.emulator import permissions as perms
@@ -16,18 +13,6 @@ from tests.emulator.harness import SEED, running_bot
 P = hikari.Permissions
 ROLE = hikari.PermissionOverwriteType.ROLE
 MEMBER = hikari.PermissionOverwriteType.MEMBER
-
-
-@pytest_asyncio.fixture
-async def rest(emu: DiscordEmulator) -> AsyncIterator[hikari.api.RESTClient]:
-    """hikari's REST client on the emulator (no gateway needed for these tests)."""
-    app = hikari.RESTApp(url=emu.rest_url)
-    await app.start()
-    try:
-        async with app.acquire(emu.bot_token, hikari.TokenType.BOT) as client:
-            yield client
-    finally:
-        await app.close()
 
 
 def error_code(info: pytest.ExceptionInfo[hikari.ClientHTTPResponseError]) -> int:

@@ -18,18 +18,6 @@ MESSAGES = "POST /channels/{channel_id}/messages"
 
 
 @pytest_asyncio.fixture
-async def rest(emu: DiscordEmulator) -> AsyncIterator[hikari.api.RESTClient]:
-    """hikari's REST client on the emulator."""
-    app = hikari.RESTApp(url=emu.rest_url)
-    await app.start()
-    try:
-        async with app.acquire(emu.bot_token, hikari.TokenType.BOT) as client:
-            yield client
-    finally:
-        await app.close()
-
-
-@pytest_asyncio.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """A plain aiohttp client session."""
     async with aiohttp.ClientSession() as session:
