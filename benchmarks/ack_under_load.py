@@ -20,10 +20,10 @@ from pathlib import Path
 
 import orjson
 
-from castbot_hikari.adapters.json_store import DATA_FILE
+from castbot_hikari.apply import render
+from castbot_hikari.apply.store import DATA_FILE
 from castbot_hikari.sandbox import CHANNEL_ROUTE, MESSAGE_ROUTES, SandboxOptions, plan_clicks, report, seed_servers
 from castbot_hikari.testing.emulator import DiscordEmulator, Interaction, Latency
-from castbot_hikari.ui import render
 
 PASSED_ON = ("CASTBOT_MAX_CONCURRENT_APPLIES",)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from castbot_hikari.adapters.journal import JournaledDocument, set_op
+from castbot_hikari.castbot.journal import JournaledDocument, set_op
 
 
 def castbot_like(target_bytes: int) -> dict[str, Any]:

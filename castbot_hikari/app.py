@@ -11,18 +11,18 @@ from dataclasses import dataclass
 import hikari
 import lightbulb
 
-from castbot_hikari.adapters.followups import FollowupSender, HikariLateReplier
-from castbot_hikari.adapters.hikari_ops import HikariDiscordOps
-from castbot_hikari.adapters.json_configs import JsonGuildSettings
-from castbot_hikari.adapters.json_store import JsonApplicationRepository
-from castbot_hikari.adapters.notify import HikariNotifier
-from castbot_hikari.admin_wiring import register_admin
-from castbot_hikari.domain.ids import UserId
-from castbot_hikari.ports import Clock
-from castbot_hikari.services.applications import ApplicationService
-from castbot_hikari.services.clock import SystemClock
-from castbot_hikari.services.locks import KeyedLocks
-from castbot_hikari.services.metrics import InMemoryMetrics
+from castbot_hikari.admin.notify import HikariNotifier
+from castbot_hikari.admin.store import JsonGuildSettings
+from castbot_hikari.admin.wiring import register_admin
+from castbot_hikari.apply.followups import FollowupSender, HikariLateReplier
+from castbot_hikari.apply.hikari_ops import HikariDiscordOps
+from castbot_hikari.apply.ports import Clock
+from castbot_hikari.apply.service import ApplicationService
+from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.core.clock import SystemClock
+from castbot_hikari.core.ids import UserId
+from castbot_hikari.core.locks import KeyedLocks
+from castbot_hikari.core.metrics import InMemoryMetrics
 from castbot_hikari.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import hikari
 
-from castbot_hikari.domain.errors import CorruptDataError
+from castbot_hikari.core.errors import CorruptDataError
 from castbot_hikari.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -36,8 +36,8 @@ def run_bot() -> int:
     except SettingsError as exc:
         return fail(str(exc))
     configure_logging(settings.log_level_number)
-    from castbot_hikari.adapters.json_store import JsonApplicationRepository  # noqa: PLC0415 - after settings
     from castbot_hikari.app import build_app  # noqa: PLC0415
+    from castbot_hikari.apply.store import JsonApplicationRepository  # noqa: PLC0415 - after settings
 
     try:
         repository = JsonApplicationRepository.open(settings.data_dir)
@@ -55,7 +55,7 @@ def run_bot() -> int:
 
 def import_data(path: Path, data_dir: Path | None, *, force: bool) -> int:
     """Check and copy a CastBot data file; print what it holds; return the exit code."""
-    from castbot_hikari import importer  # noqa: PLC0415 - keeps `run` light
+    from castbot_hikari.castbot import importer  # noqa: PLC0415 - keeps `run` light
 
     target_dir = data_dir if data_dir is not None else importer.configured_data_dir()
     try:

@@ -25,15 +25,15 @@ from typing import Any, TextIO
 
 import orjson
 
-from castbot_hikari.adapters.json_store import DATA_FILE, JsonApplicationRepository
 from castbot_hikari.app import App, build_app
-from castbot_hikari.domain import naming
-from castbot_hikari.domain.models import DEFAULT_CHANNEL_FORMAT
-from castbot_hikari.domain.permissions import BOT_REQUIRED
-from castbot_hikari.services.metrics import percentile
+from castbot_hikari.apply import custom_ids, render
+from castbot_hikari.apply.model import DEFAULT_CHANNEL_FORMAT
+from castbot_hikari.apply.store import DATA_FILE, JsonApplicationRepository
+from castbot_hikari.core import naming
+from castbot_hikari.core.metrics import percentile
+from castbot_hikari.core.permissions import BOT_REQUIRED
 from castbot_hikari.settings import Settings
 from castbot_hikari.testing.emulator import DiscordEmulator, Guild, GuildSeed, Interaction, Latency
-from castbot_hikari.ui import custom_ids, render
 
 logger = logging.getLogger(__name__)
 CHANNEL_ROUTE = "POST /guilds/{guild_id}/channels"

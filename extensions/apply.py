@@ -10,12 +10,12 @@ import logging
 import hikari
 import lightbulb
 
-from castbot_hikari.adapters.followups import TOKEN_LIFE_MS, FollowupSender, HikariResponder
-from castbot_hikari.domain.ids import GuildId, UserId, snowflake_time_ms
-from castbot_hikari.domain.models import Applicant
-from castbot_hikari.ports import ApplyKey, Clock, ReplyHandle
-from castbot_hikari.services.applications import ApplicationService, Click
-from castbot_hikari.ui import custom_ids, render
+from castbot_hikari.apply import custom_ids, render
+from castbot_hikari.apply.followups import TOKEN_LIFE_MS, FollowupSender, HikariResponder
+from castbot_hikari.apply.model import Applicant
+from castbot_hikari.apply.ports import ApplyKey, Clock, ReplyHandle
+from castbot_hikari.apply.service import ApplicationService, Click
+from castbot_hikari.core.ids import GuildId, UserId, snowflake_time_ms
 
 logger = logging.getLogger(__name__)
 loader = lightbulb.Loader()

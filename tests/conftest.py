@@ -9,8 +9,8 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from castbot_hikari.adapters.json_store import DATA_FILE, JsonApplicationRepository
-from tests.fakes import CONFIG, GUILD, castbot_config
+from castbot_hikari.apply.store import DATA_FILE, JsonApplicationRepository
+from tests.apply.fakes import CONFIG, GUILD, castbot_config
 
 
 def write_player_data(data_dir: Path, doc: dict[str, object]) -> Path:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import hikari
 import lightbulb
 
-from castbot_hikari.domain.admin import Reason, Refusal, is_admin
-from castbot_hikari.domain.ids import GuildId, UserId
-from castbot_hikari.services.admin import AdminService
-from castbot_hikari.ui import admin_render
-from castbot_hikari.ui.admin_components import Rows
+from castbot_hikari.admin import render as admin_render
+from castbot_hikari.admin.components import Rows
+from castbot_hikari.admin.model import Reason, Refusal, is_admin
+from castbot_hikari.admin.service import AdminService
+from castbot_hikari.core.ids import GuildId, UserId
 
 logger = logging.getLogger(__name__)
 loader = lightbulb.Loader()

@@ -3,11 +3,13 @@
 import hikari
 import lightbulb
 
-from castbot_hikari.domain.admin import Refusal
-from castbot_hikari.domain.ids import ChannelId, ConfigId
-from castbot_hikari.services.admin import AdminService
-from castbot_hikari.ui import admin_components, admin_ids, admin_render
-from castbot_hikari.ui.admin_ids import Kind
+from castbot_hikari.admin import components as admin_components
+from castbot_hikari.admin import custom_ids as admin_ids
+from castbot_hikari.admin import render as admin_render
+from castbot_hikari.admin.custom_ids import Kind
+from castbot_hikari.admin.model import Refusal
+from castbot_hikari.admin.service import AdminService
+from castbot_hikari.core.ids import ChannelId, ConfigId
 from extensions.apps._common import (
     Caller,
     Screen,

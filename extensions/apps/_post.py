@@ -9,12 +9,14 @@ import logging
 import hikari
 import lightbulb
 
-from castbot_hikari.domain.admin import Reason, Refusal
-from castbot_hikari.domain.ids import ChannelId
-from castbot_hikari.services.admin import AdminService, Posted
-from castbot_hikari.services.admin_setup import Named, SetupDraft
-from castbot_hikari.ui import admin_components, admin_ids, admin_render
-from castbot_hikari.ui.admin_ids import AdminId, Kind, SetupPart
+from castbot_hikari.admin import components as admin_components
+from castbot_hikari.admin import custom_ids as admin_ids
+from castbot_hikari.admin import render as admin_render
+from castbot_hikari.admin.custom_ids import AdminId, Kind, SetupPart
+from castbot_hikari.admin.model import Reason, Refusal
+from castbot_hikari.admin.service import AdminService, Posted
+from castbot_hikari.admin.setup import Named, SetupDraft
+from castbot_hikari.core.ids import ChannelId
 from extensions.apps._common import (
     Caller,
     Screen,

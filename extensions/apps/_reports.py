@@ -5,13 +5,15 @@ import logging
 import hikari
 import lightbulb
 
-from castbot_hikari.adapters.followups import TOKEN_LIFE_MS, TOKEN_SAFETY_S
-from castbot_hikari.domain.admin import Refusal
-from castbot_hikari.domain.ids import snowflake_time_ms
-from castbot_hikari.ports import Clock
-from castbot_hikari.services.admin_reports import AdminReports, PendingRetrier, RetryRun
-from castbot_hikari.ui import admin_components, admin_ids, admin_render
-from castbot_hikari.ui.admin_ids import Kind
+from castbot_hikari.admin import components as admin_components
+from castbot_hikari.admin import custom_ids as admin_ids
+from castbot_hikari.admin import render as admin_render
+from castbot_hikari.admin.custom_ids import Kind
+from castbot_hikari.admin.model import Refusal
+from castbot_hikari.admin.reports import AdminReports, PendingRetrier, RetryRun
+from castbot_hikari.apply.followups import TOKEN_LIFE_MS, TOKEN_SAFETY_S
+from castbot_hikari.apply.ports import Clock
+from castbot_hikari.core.ids import snowflake_time_ms
 from extensions.apps._common import (
     Caller,
     Screen,

@@ -1,0 +1,171 @@
+"""Delivering the applicant's result: bounded retries inside the interaction token's life.
+
+hikari already retries 5xx and connection errors ``max_retries`` times inside every REST call and
+waits out 429s, so this layer retries only what is left after that (a 5xx or connection failure that
+outlasted hikari's retries, a rate limit too long to wait for), with exponential backoff and jitter,
+and gives up before the token expires. 401/403/404 are final: the token is gone or unusable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import hikari
+
+from castbot_hikari.apply.ports import Clock, Delivery, Metrics, ReplyHandle, Sleep
+
+logger = logging.getLogger(__name__)
+
+TOKEN_LIFE_MS: Final = 15 * 60 * 1000
+TOKEN_SAFETY_S: Final = 30.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Return whether a failed send may succeed if tried again later."""
+    if isinstance(exc, hikari.InternalServerError | hikari.RateLimitTooLongError):
+        return True
+    # hikari raises a bare HTTPError for connection errors once its own retries are spent.
+    return type(exc) is hikari.HTTPError
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Return a log-safe reason (no token, no URL) for a failed send."""
+    if isinstance(exc, hikari.UnauthorizedError | hikari.NotFoundError):
+        return f"interaction token expired or unknown (status {int(exc.status)} code {exc.code})"
+    if isinstance(exc, hikari.HTTPResponseError):
+        return f"status {int(exc.status)} code {exc.code}"
+    return type(exc).__name__
+
+
+class FollowupSender:
+    """Send interaction follow-ups with bounded, jittered exponential backoff.
+
+    Args:
+        clock: Time source for the token deadline.
+        metrics: Counters ``followup.retry``, ``followup.delivered``, ``followup.failed``.
+        sleep: Injected so tests never wait.
+        max_attempts: Attempts per message, the first included.
+        base_delay: Seconds before the first retry; doubled each time, up to ``max_delay``.
+        rng: Returns a float in [0, 1) for jitter.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        sleep: Sleep = asyncio.sleep,
+        max_attempts: int = 5,
+        base_delay: float = 1.0,
+        max_delay: float = 30.0,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._clock = clock
+        self._metrics = metrics
+        self._sleep = sleep
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._rng = rng
+
+    def token_deadline(self, created_at_ms: int) -> float:
+        """Return the monotonic time after which an interaction's token must not be relied on."""
+        remaining_s = (created_at_ms + TOKEN_LIFE_MS - self._clock.now_ms()) / 1000
+        return self._clock.monotonic() + remaining_s - TOKEN_SAFETY_S
+
+    def _delay(self, attempt: int) -> float:
+        ceiling = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
+        return ceiling * (0.5 + self._rng() / 2)
+
+    async def deliver(self, send: Callable[[], Awaitable[object]], *, deadline: float) -> Delivery:
+        """Call ``send`` until it succeeds, fails for good, runs out of attempts or of token life."""
+        attempt = 0
+        while True:
+            if self._clock.monotonic() >= deadline:
+                self._metrics.incr("followup.failed")
+                return Delivery(False, attempt, "interaction token expired before the result was ready")
+            attempt += 1
+            try:
+                await send()
+            except Exception as exc:
+                reason = describe_failure(exc)
+                delay = self._delay(attempt)
+                if not is_transient(exc) or attempt >= self._max_attempts:
+                    self._metrics.incr("followup.failed")
+                    return Delivery(False, attempt, reason)
+                if self._clock.monotonic() + delay >= deadline:
+                    self._metrics.incr("followup.failed")
+                    return Delivery(False, attempt, f"{reason}; no token life left to retry")
+                self._metrics.incr("followup.retry")
+                logger.warning(
+                    "follow-up failed (%s), backing off for %.2fs and retrying. Retries remaining: %s",
+                    reason, delay, self._max_attempts - attempt,
+                )  # fmt: skip
+                await self._sleep(delay)
+            else:
+                self._metrics.incr("followup.delivered")
+                return Delivery(True, attempt)
+
+
+class HikariResponder:
+    """The ``Responder`` of one deferred component interaction: edits of its original response.
+
+    Progress is sent in the background and never delays the apply; the result waits for it, so a slow
+    progress edit can never land after (and hide) the result.
+    """
+
+    def __init__(self, interaction: hikari.ComponentInteraction, sender: FollowupSender, *, deadline: float) -> None:
+        self._interaction = interaction
+        self._sender = sender
+        self._deadline = deadline
+        self._progress: asyncio.Task[None] | None = None
+        self._finished = False
+
+    def show_progress(self, text: str) -> None:
+        """Start replacing the loading message with ``text`` (one attempt, failures only logged)."""
+        if self._progress is None and not self._finished:
+            self._progress = asyncio.create_task(self._edit_once(text), name="apply-progress")
+
+    async def _edit_once(self, text: str) -> None:
+        try:
+            await self._edit(text)
+        except Exception as exc:  # best effort by design: the result edit follows and is retried
+            logger.info("progress edit failed interaction=%s reason=%s", self._interaction.id, describe_failure(exc))
+
+    async def _edit(self, text: str) -> None:
+        await self._interaction.edit_initial_response(
+            text, mentions_everyone=False, user_mentions=False, role_mentions=False
+        )
+
+    async def show_result(self, text: str) -> Delivery:
+        """Replace the response with the result, with retries (see ``FollowupSender``)."""
+        self._finished = True
+        if self._progress is not None:
+            await self._progress
+        delivery = await self._sender.deliver(lambda: self._edit(text), deadline=self._deadline)
+        if delivery.delivered:
+            logger.info("result delivered interaction=%s attempts=%d", self._interaction.id, delivery.attempts)
+        return delivery
+
+
+class HikariLateReplier:
+    """Edits an applicant's ephemeral response from a stored handle (the ``LateReplier`` port); one try."""
+
+    def __init__(self, rest: hikari.api.RESTClient) -> None:
+        self._rest = rest
+
+    async def reply(self, handle: ReplyHandle, text: str) -> bool:
+        """Replace the response with ``text``; ``False`` when the token is gone or Discord refused."""
+        try:
+            await self._rest.edit_interaction_response(
+                handle.application_id, handle.token, text, mentions_everyone=False, user_mentions=False,
+                role_mentions=False,
+            )  # fmt: skip
+        except hikari.HTTPError as exc:
+            logger.info("late reply not delivered reason=%s", describe_failure(exc))
+            return False
+        return True

@@ -1,0 +1,285 @@
+"""The application repository over CastBot's ``playerData.json`` (see ``journal`` for durability).
+
+The file keeps CastBot's shape: guild ids at the top level, ``applicationConfigs`` and ``applications``
+(keyed by channel id) inside each guild, and every key this bot does not know left as it is. This bot's
+own bookkeeping (reservations, undelivered results) lives under one top-level key, ``_castbotHikari``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Final, cast
+
+from castbot_hikari.apply.model import Applicant, Application, ApplicationConfig
+from castbot_hikari.apply.ports import ApplyKey, Notice, Pending, PendingState, ReplyHandle, Undelivered
+from castbot_hikari.castbot.journal import JournaledDocument, Offload, Op, del_op, in_thread, set_op
+from castbot_hikari.core.errors import CorruptDataError
+from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId
+
+logger = logging.getLogger(__name__)
+
+DATA_FILE: Final = "playerData.json"
+META: Final = "_castbotHikari"
+SCHEMA_VERSION: Final = 1
+_IDENTITY_FIELDS: Final = ("userId", "channelId", "configId")
+
+
+def _key_str(key: ApplyKey) -> str:
+    return f"{key.guild_id}:{key.user_id}:{key.config_id}"
+
+
+def _reply_to_json(reply: ReplyHandle) -> dict[str, Any]:
+    return {"applicationId": str(reply.application_id), "token": reply.token, "expiresAt": reply.expires_at_ms}
+
+
+def _reply_from_json(raw: object) -> ReplyHandle | None:
+    entry = as_object(raw)
+    if not entry.get("token") or not str(entry.get("applicationId", "")).isdigit():
+        return None
+    return ReplyHandle(int(entry["applicationId"]), str(entry["token"]), int(entry.get("expiresAt", 0)))
+
+
+def _outbox_ops(notice: Notice | None) -> list[Op]:
+    if notice is None:
+        return []
+    value: dict[str, Any] = {"guildId": str(notice.guild_id), "text": notice.text, "at": time.time_ns() // 1_000_000}
+    if notice.reply is not None and notice.reply_text is not None:
+        value["reply"] = _reply_to_json(notice.reply)
+        value["replyText"] = notice.reply_text
+    return [set_op(META, "outbox", notice.notice_id, value=value)]
+
+
+def as_object(value: object) -> dict[str, Any]:
+    """Return ``value`` if it is a JSON object, else an empty one (hand-edited files can hold anything)."""
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
+
+
+class JsonApplicationRepository:
+    """``ApplicationRepository`` on a journaled CastBot JSON file; one process owns the file."""
+
+    def __init__(self, document: JournaledDocument) -> None:
+        self._doc = document
+
+    @classmethod
+    def open(
+        cls, data_dir: Path, *, fsync: bool = True, compact_every: int = 5000, offload: Offload = in_thread
+    ) -> JsonApplicationRepository:
+        """Open (or create) ``data_dir/playerData.json``.
+
+        Raises:
+            CorruptDataError: The file is unreadable, not CastBot data, or from a newer schema; the file
+                is left untouched.
+        """
+        data_dir.mkdir(parents=True, exist_ok=True)
+        document = JournaledDocument.open(
+            data_dir / DATA_FILE,
+            empty={META: {"schemaVersion": SCHEMA_VERSION}},
+            fsync=fsync,
+            compact_every=compact_every,
+            offload=offload,
+        )
+        version = as_object(document.doc.get(META)).get("schemaVersion", SCHEMA_VERSION)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise CorruptDataError(f"{document.files.path} was written by a newer castbot-hikari (schema {version!r})")
+        return cls(document)
+
+    @property
+    def document(self) -> JournaledDocument:
+        """Return the underlying journaled document (for tools and tests)."""
+        return self._doc
+
+    async def close(self) -> None:
+        """Finish pending writes and leave a complete snapshot on disk."""
+        await self._doc.close()
+
+    def _guild(self, guild_id: GuildId) -> dict[str, Any]:
+        return as_object(self._doc.doc.get(str(guild_id)))
+
+    def _meta(self, section: str) -> dict[str, Any]:
+        return as_object(as_object(self._doc.doc.get(META)).get(section))
+
+    async def get_config(self, guild_id: GuildId, config_id: ConfigId) -> ApplicationConfig | None:
+        """Return a config of this guild only, or ``None``."""
+        raw = as_object(self._guild(guild_id).get("applicationConfigs")).get(config_id)
+        if not isinstance(raw, dict):
+            return None
+        return ApplicationConfig.from_castbot(guild_id, config_id, cast("Mapping[str, Any]", raw))
+
+    def _applications(self, guild_id: GuildId) -> Iterator[tuple[str, dict[str, Any]]]:
+        for channel_id, raw in as_object(self._guild(guild_id).get("applications")).items():
+            if isinstance(raw, dict):
+                yield channel_id, cast("dict[str, Any]", raw)
+
+    def _find(self, key: ApplyKey) -> Application | None:
+        for channel_id, raw in self._applications(key.guild_id):
+            if str(raw.get("userId")) == str(key.user_id) and raw.get("configId") == key.config_id:
+                extra = {k: v for k, v in raw.items() if k not in _IDENTITY_FIELDS}
+                return Application(key.guild_id, ChannelId(int(channel_id)), key.user_id, key.config_id, extra)
+        return None
+
+    async def find_application(self, key: ApplyKey) -> Application | None:
+        """Return the recorded application of this identity, if any."""
+        return self._find(key)
+
+    def _pending(self, key: ApplyKey) -> Pending | None:
+        raw = self._meta("pending").get(_key_str(key))
+        if not isinstance(raw, dict):
+            return None
+        entry = cast("dict[str, Any]", raw)
+        channel = entry.get("channelId")
+        who = as_object(entry.get("applicant"))
+        applicant = None
+        if who:
+            applicant = Applicant(
+                key.user_id, str(who.get("username") or key.user_id), str(who.get("displayName") or key.user_id),
+                who.get("avatarURL") if isinstance(who.get("avatarURL"), str) else None,
+            )  # fmt: skip
+        return Pending(
+            key=key,
+            state=PendingState(entry.get("state", PendingState.RESERVED.value)),
+            reserved_at_ms=int(entry.get("reservedAt", 0)),
+            owner=str(entry.get("owner", "")),
+            channel_id=ChannelId(int(channel)) if channel else None,
+            applicant=applicant,
+            reply=_reply_from_json(entry.get("reply")),
+        )
+
+    async def get_pending(self, key: ApplyKey) -> Pending | None:
+        """Return the reservation of ``key``, if any."""
+        return self._pending(key)
+
+    async def reserve(
+        self,
+        key: ApplyKey,
+        *,
+        owner: str,
+        now_ms: int,
+        stale_after_ms: int,
+        applicant: Applicant | None = None,
+        reply: ReplyHandle | None = None,
+    ) -> Pending | Application | None:
+        """Reserve ``key``: ``None`` when won, else the live reservation or recorded application.
+
+        The check and the in-memory set happen without an ``await`` between them, so on one event loop
+        the reservation is an atomic check-and-set; the method returns once it is durable.
+        """
+        if (existing := self._find(key)) is not None:
+            return existing
+        held = self._pending(key)
+        if held is not None and held.owner != owner and now_ms - held.reserved_at_ms < stale_after_ms:
+            return held
+        if held is not None:
+            logger.warning("taking over stale reservation key=%s owner=%s", _key_str(key), held.owner)
+        entry: dict[str, Any] = {
+            "state": PendingState.RESERVED.value,
+            "reservedAt": now_ms,
+            "owner": owner,
+            "guildId": str(key.guild_id),
+            "userId": str(key.user_id),
+            "configId": key.config_id,
+        }
+        if applicant is not None:  # what a restart needs to finish the apply and name the channel
+            entry["applicant"] = {
+                "username": applicant.username,
+                "displayName": applicant.display_name,
+                "avatarURL": applicant.avatar_url,
+            }
+        if reply is not None:  # lets a restart still answer the applicant while the token lives
+            entry["reply"] = _reply_to_json(reply)
+        await self._doc.change([set_op(META, "pending", _key_str(key), value=entry)])
+        return None
+
+    async def mark_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
+        """Record that the reservation's channel exists."""
+        path = (META, "pending", _key_str(key))
+        await self._doc.change(
+            [
+                set_op(*path, "state", value=PendingState.CHANNEL_CREATED.value),
+                set_op(*path, "channelId", value=str(channel_id)),
+            ]
+        )
+
+    async def mark_welcomed(self, key: ApplyKey) -> None:
+        """Record that the welcome message was posted."""
+        await self._doc.change([set_op(META, "pending", _key_str(key), "state", value=PendingState.WELCOMED.value)])
+
+    async def commit(self, application: Application, *, notice: Notice | None = None) -> None:
+        """Record the application and drop its reservation (and queue ``notice``) in one journal entry."""
+        key = ApplyKey(application.guild_id, application.user_id, application.config_id)
+        record = set_op(str(application.guild_id), "applications", str(application.channel_id),
+                        value=application.to_castbot())  # fmt: skip
+        await self._doc.change([record, del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
+
+    async def release(self, key: ApplyKey, *, notice: Notice | None = None) -> None:
+        """Drop a reservation (and queue ``notice``) in one journal entry."""
+        await self._doc.change([del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
+
+    async def list_outbox(self) -> list[Notice]:
+        """Return admin notices (and late replies) not sent yet, oldest first."""
+        outbox = self._meta("outbox")
+        notices: list[tuple[int, Notice]] = []
+        for notice_id, raw in outbox.items():
+            entry = as_object(raw)
+            reply_text = entry.get("replyText")
+            notice = Notice(
+                notice_id, GuildId(int(entry["guildId"])), str(entry["text"]), _reply_from_json(entry.get("reply")),
+                reply_text if isinstance(reply_text, str) else None,
+            )  # fmt: skip
+            notices.append((int(entry.get("at", 0)), notice))
+        return [notice for _, notice in sorted(notices, key=lambda item: item[0])]
+
+    async def drop_notice(self, notice_id: str) -> None:
+        """Remove a sent notice."""
+        await self._doc.change([del_op(META, "outbox", notice_id)])
+
+    async def remove_application(self, guild_id: GuildId, channel_id: ChannelId) -> None:
+        """Forget an application whose channel no longer exists."""
+        await self._doc.change([del_op(str(guild_id), "applications", str(channel_id))])
+
+    async def record_undelivered(self, item: Undelivered) -> None:
+        """Keep a result the applicant never saw."""
+        value = {
+            "guildId": str(item.key.guild_id),
+            "userId": str(item.key.user_id),
+            "configId": item.key.config_id,
+            "outcome": item.outcome,
+            "message": item.message,
+            "at": item.at_ms,
+            "reason": item.reason,
+        }
+        await self._doc.change([set_op(META, "undelivered", item.reference, value=value)])
+
+    async def list_undelivered(self, guild_id: GuildId | None = None) -> list[Undelivered]:
+        """Return kept undelivered results, oldest first."""
+        items: list[Undelivered] = []
+        for reference, raw in self._meta("undelivered").items():
+            entry = as_object(raw)
+            key = ApplyKey(
+                GuildId(int(entry["guildId"])), UserId(int(entry["userId"])), ConfigId(str(entry["configId"]))
+            )
+            if guild_id is None or key.guild_id == guild_id:
+                items.append(
+                    Undelivered(
+                        reference,
+                        key,
+                        str(entry.get("outcome")),
+                        str(entry.get("message")),
+                        int(entry.get("at", 0)),
+                        str(entry.get("reason")),
+                    )
+                )
+        return sorted(items, key=lambda item: item.at_ms)
+
+    async def list_pending(self, guild_id: GuildId | None = None) -> list[Pending]:
+        """Return every unfinished apply (of one guild, or all), oldest first."""
+        found: list[Pending] = []
+        for raw in self._meta("pending").values():
+            entry = as_object(raw)
+            key = ApplyKey(GuildId(int(entry["guildId"])), UserId(int(entry["userId"])),
+                           ConfigId(str(entry["configId"])))  # fmt: skip
+            if (guild_id is None or key.guild_id == guild_id) and (pending := self._pending(key)) is not None:
+                found.append(pending)
+        return sorted(found, key=lambda pending: pending.reserved_at_ms)

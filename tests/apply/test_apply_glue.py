@@ -1,0 +1,104 @@
+"""The Apply listener's glue: defer first, hand plain values to the service, refuse what is not for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+from unittest import mock
+
+import hikari
+import pytest
+
+from castbot_hikari.apply import render
+from castbot_hikari.apply.followups import TOKEN_LIFE_MS
+from castbot_hikari.apply.service import ApplicationService, Click
+from castbot_hikari.core.ids import snowflake_time_ms
+from extensions import apply
+from tests.apply.fakes import CONFIG, GUILD, USER, FakeClock
+
+INTERACTION_ID = 1_300_000_000_000_000_000
+
+
+def event(custom_id: str, *, guild: int | None = GUILD, member: bool = True) -> tuple[mock.Mock, mock.Mock]:
+    inter = mock.Mock(spec=hikari.ComponentInteraction)
+    inter.id = hikari.Snowflake(INTERACTION_ID)
+    inter.custom_id = custom_id
+    inter.guild_id = hikari.Snowflake(guild) if guild else None
+    inter.application_id = hikari.Snowflake(444)
+    inter.token = "interaction-token"
+    inter.user = mock.Mock(spec=hikari.User, id=hikari.Snowflake(USER))
+    if member:
+        inter.member = mock.Mock(spec=hikari.InteractionMember, id=hikari.Snowflake(USER), username="kevin_a",
+                                 display_name="Kevin A", display_avatar_url="https://cdn.example/a.png")  # fmt: skip
+    else:
+        inter.member = None
+    inter.create_initial_response = mock.AsyncMock()
+    ev = mock.Mock(spec=hikari.ComponentInteractionCreateEvent)
+    ev.interaction = inter
+    return ev, inter
+
+
+async def run(ev: mock.Mock, service: mock.Mock) -> None:
+    followups = mock.Mock()
+    followups.token_deadline = mock.Mock(return_value=1e9)
+    # The listener is typed as lightbulb's one-argument listener; DI parameters can be passed explicitly.
+    listener = cast("Any", apply.on_apply_click)
+    await listener(ev, service=service, followups=followups, clock=FakeClock())
+
+
+@pytest.mark.asyncio
+async def test_defer_comes_first_then_the_service_gets_plain_values() -> None:
+    ev, inter = event(f"apply_{CONFIG}")
+    order: list[str] = []
+
+    def recorder(step: str) -> Callable[..., None]:
+        def record(*_: object, **__: object) -> None:
+            order.append(step)
+
+        return record
+
+    inter.create_initial_response.side_effect = recorder("defer")
+    service = mock.Mock(spec=ApplicationService)
+    service.handle_click = mock.AsyncMock(side_effect=recorder("service"))
+    await run(ev, service)
+    assert order == ["defer", "service"]
+    assert inter.create_initial_response.await_args == mock.call(
+        hikari.ResponseType.DEFERRED_MESSAGE_CREATE, flags=hikari.MessageFlag.EPHEMERAL
+    )
+    click: Click = service.handle_click.await_args.args[0]
+    assert (click.key.guild_id, click.key.user_id, click.key.config_id) == (GUILD, USER, CONFIG)
+    assert click.applicant.display_name == "Kevin A"  # from the payload, never the cache
+    assert click.reply is not None
+    assert click.reply.token == "interaction-token"
+    assert click.reply.expires_at_ms == snowflake_time_ms(INTERACTION_ID) + TOKEN_LIFE_MS
+
+
+@pytest.mark.parametrize(("guild", "member", "text"), [(None, False, render.DM_NOT_SUPPORTED),
+                                                       (GUILD, False, render.DM_NOT_SUPPORTED)])  # fmt: skip
+@pytest.mark.asyncio
+async def test_click_outside_a_server_gets_a_clear_message(guild: int | None, member: bool, text: str) -> None:
+    ev, inter = event(f"apply_{CONFIG}", guild=guild, member=member)
+    service = mock.Mock(spec=ApplicationService)
+    await run(ev, service)
+    assert inter.create_initial_response.await_args == mock.call(
+        hikari.ResponseType.MESSAGE_CREATE, text, flags=hikari.MessageFlag.EPHEMERAL
+    )
+    service.handle_click.assert_not_called()
+
+
+@pytest.mark.asyncio
+async def test_other_buttons_are_left_alone() -> None:
+    ev, inter = event("apps:v1:something")
+    await run(ev, mock.Mock(spec=ApplicationService))
+    inter.create_initial_response.assert_not_called()
+
+
+@pytest.mark.asyncio
+async def test_a_failed_defer_creates_nothing() -> None:
+    ev, inter = event(f"apply_{CONFIG}")
+    inter.create_initial_response.side_effect = hikari.NotFoundError(
+        url="http://x", headers={}, raw_body="", message="Unknown interaction", code=10062
+    )
+    service = mock.Mock(spec=ApplicationService)
+    await run(ev, service)
+    service.handle_click.assert_not_called()

@@ -1,0 +1,252 @@
+"""Property-based test of the apply workflow: random clicks, crashes, restarts, Discord and disk faults.
+
+A "process" is a service with its own store object over the shared data folder, and a view of the shared
+fake Discord. A crash cuts both (no write or Discord call of the dying process lands afterwards), cancels
+its tasks, and a new process opens the data folder and reconciles. Everything runs on ``sleep(0)`` ticks
+with file writes done inline, so every example is deterministic and replayable by hypothesis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from castbot_hikari.apply.model import ApplyOutcome, ChannelSpec, Welcome
+from castbot_hikari.apply.ports import ApplyKey
+from castbot_hikari.apply.service import ApplicationService, Click
+from castbot_hikari.apply.store import DATA_FILE, JsonApplicationRepository
+from castbot_hikari.castbot.journal import DataFiles
+from castbot_hikari.core import naming
+from castbot_hikari.core.errors import DiscordError, DiscordErrorKind
+from castbot_hikari.core.ids import ChannelId, GuildId, UserId
+from castbot_hikari.core.locks import KeyedLocks
+from castbot_hikari.core.metrics import InMemoryMetrics
+from castbot_hikari.core.permissions import Permission
+from tests.apply.fakes import (
+    CONFIG,
+    GUILD,
+    FakeClock,
+    FakeDiscordOps,
+    FakeNotifier,
+    FakeResponder,
+    applicant,
+    castbot_config,
+)
+from tests.conftest import write_player_data
+
+USERS = [UserId(10_001 + n) for n in range(3)]
+FAULTS = [
+    DiscordErrorKind.UNAVAILABLE,
+    DiscordErrorKind.CATEGORY_FULL,
+    DiscordErrorKind.NAME_REJECTED,
+    DiscordErrorKind.MISSING_PERMISSIONS,
+]
+
+
+async def inline(func: Callable[[bytes], None], payload: bytes, /) -> None:
+    func(payload)
+
+
+class ControlledFiles(DataFiles):
+    """The disk as one process sees it: it can fill up for a few writes, or vanish with the process."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, fsync=False)
+        self.dead = False
+        self.full_for = 0
+
+    def _check(self) -> None:
+        if self.dead:
+            raise OSError(5, "process is dead")
+        if self.full_for:
+            self.full_for -= 1
+            raise OSError(28, "No space left on device")
+
+    def write_snapshot(self, payload: bytes) -> None:
+        self._check()
+        super().write_snapshot(payload)
+
+    def append_journal(self, lines: bytes) -> None:
+        self._check()
+        super().append_journal(lines)
+
+
+class ProcessDiscord:
+    """One process's connection to the shared fake Discord; nothing gets through once it died."""
+
+    def __init__(self, shared: FakeDiscordOps) -> None:
+        self.shared = shared
+        self.alive = True
+
+    def _gate(self) -> None:
+        if not self.alive:
+            raise DiscordError(DiscordErrorKind.UNAVAILABLE, "process is dead")
+
+    @property
+    def bot_user_id(self) -> UserId:
+        return self.shared.bot_user_id
+
+    async def channel_exists(self, channel_id: ChannelId) -> bool:
+        self._gate()
+        return await self.shared.channel_exists(channel_id)
+
+    async def missing_permissions(self, guild_id: GuildId, category_id: ChannelId | None) -> Permission:
+        self._gate()
+        return await self.shared.missing_permissions(guild_id, category_id)
+
+    async def create_channel(self, spec: ChannelSpec) -> ChannelId:
+        self._gate()
+        return await self.shared.create_channel(spec)
+
+    async def send_welcome(self, channel_id: ChannelId, welcome: Welcome) -> None:
+        self._gate()
+        await self.shared.send_welcome(channel_id, welcome)
+
+    async def delete_channel(self, channel_id: ChannelId) -> None:
+        self._gate()
+        await self.shared.delete_channel(channel_id)
+
+    async def find_application_channel(self, key: ApplyKey) -> ChannelId | None:
+        self._gate()
+        return await self.shared.find_application_channel(key)
+
+    async def overflow_category(self, guild_id: GuildId, full: ChannelId) -> ChannelId:
+        self._gate()
+        return await self.shared.overflow_category(guild_id, full)
+
+
+@dataclass
+class ClickRecord:
+    user: UserId
+    seen: FakeResponder
+    task: asyncio.Task[ApplyOutcome]
+
+
+@dataclass
+class Process:
+    repo: JsonApplicationRepository
+    files: ControlledFiles
+    discord: ProcessDiscord
+    service: ApplicationService
+    tasks: list[asyncio.Task[object]] = field(default_factory=list[asyncio.Task[object]])
+
+
+class World:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.discord = FakeDiscordOps()
+        self.notifier = FakeNotifier()
+        self.clock = FakeClock()
+        self.clicks: list[ClickRecord] = []
+        self.owed_notice: set[UserId] = set()  # users whose apply was interrupted after its reservation
+        self.generation = 0
+        self.proc = self._start()
+
+    def _start(self) -> Process:
+        self.generation += 1
+        repo = JsonApplicationRepository.open(self.data_dir, fsync=False, compact_every=4, offload=inline)
+        files = ControlledFiles(repo.document.files.path)
+        repo.document.files = files
+        discord = ProcessDiscord(self.discord)
+        service = ApplicationService(repo, discord, locks=KeyedLocks(), metrics=InMemoryMetrics(), clock=self.clock,
+                                     owner=f"proc:{self.generation}", notifier=self.notifier)  # fmt: skip
+        proc = Process(repo, files, discord, service)
+        proc.tasks.append(asyncio.create_task(service.reconcile()))
+        return proc
+
+    def click(self, user: UserId) -> None:
+        seen = FakeResponder()
+        task = asyncio.create_task(
+            self.proc.service.handle_click(Click(ApplyKey(GUILD, user, CONFIG), applicant(user), 0.0, 1.0), seen)
+        )
+        self.clicks.append(ClickRecord(user, seen, task))
+        self.proc.tasks.append(task)
+
+    async def crash(self) -> None:
+        old = self.proc
+        old.files.dead = True
+        old.discord.alive = False
+        for task in old.tasks:
+            task.cancel()
+        await asyncio.gather(*old.tasks, return_exceptions=True)
+        # The data file must always parse, and the restart must be able to read what is on disk.
+        assert isinstance(orjson.loads((self.data_dir / DATA_FILE).read_bytes()), dict)
+        self.proc = self._start()
+        self.owed_notice |= {p.key.user_id for p in await self.proc.repo.list_pending()}
+
+    async def settle(self) -> None:
+        await asyncio.gather(*self.proc.tasks, return_exceptions=True)
+
+
+async def scenario(data_dir: Path, steps: list[tuple[object, ...]]) -> World:
+    world = World(data_dir)
+    for step in steps:
+        match step:
+            case ("click", int(index)):
+                world.click(USERS[index])
+            case ("run", int(ticks)):
+                for _ in range(ticks):
+                    await asyncio.sleep(0)
+            case ("fault", DiscordErrorKind() as kind):
+                world.discord.fail_next.setdefault("create_channel", []).append(DiscordError(kind, "injected"))
+            case ("disk_full", int(writes)):
+                world.proc.files.full_for = writes
+            case ("crash",):
+                await world.crash()
+            case _:
+                raise AssertionError(step)
+    await world.settle()
+    await world.crash()  # a last restart reconciles anything a failed write left behind
+    await world.settle()
+    return world
+
+
+STEP = st.one_of(
+    st.tuples(st.just("click"), st.integers(0, len(USERS) - 1)),
+    st.tuples(st.just("run"), st.integers(1, 12)),
+    st.tuples(st.just("fault"), st.sampled_from(FAULTS)),
+    st.tuples(st.just("disk_full"), st.integers(1, 2)),
+    st.just(("crash",)),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(STEP, max_size=30))
+def test_apply_workflow_invariants(steps: list[tuple[object, ...]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        write_player_data(
+            data_dir, {str(GUILD): {"applicationConfigs": {CONFIG: castbot_config()}, "applications": {}}}
+        )
+        world = asyncio.run(scenario(data_dir, steps))
+        check_invariants(world)
+
+
+def check_invariants(world: World) -> None:
+    channels_by_user: dict[UserId, list[ChannelId]] = {}
+    for channel in world.discord.channels.values():
+        marker = naming.parse_topic_marker(channel.spec.topic)
+        assert marker is not None
+        channels_by_user.setdefault(marker[0], []).append(channel.id)
+    # At most one channel per (guild, user, config), whatever crashed or failed.
+    assert all(len(ids) == 1 for ids in channels_by_user.values()), channels_by_user
+    # No lost record and no record without its channel: Discord and the data file agree.
+    fresh = JsonApplicationRepository.open(world.data_dir, fsync=False)
+    apps = fresh.document.doc[str(GUILD)]["applications"]
+    recorded = {UserId(int(a["userId"])): ChannelId(int(cid)) for cid, a in apps.items()}
+    assert recorded == {user: ids[0] for user, ids in channels_by_user.items()}
+    assert asyncio.run(fresh.list_pending()) == []
+    # Every click ends in a final message, unless its process died; an apply a crash interrupted after
+    # its reservation is reported to the admins.
+    for record in world.clicks:
+        if not record.task.cancelled():
+            assert len(record.seen.results) == 1, record
+    noticed = {user for user in USERS for _, text in world.notifier.notices if f"<@{user}>" in text and "🔧" in text}
+    assert world.owed_notice <= noticed

@@ -1,0 +1,82 @@
+"""``castbot-hikari run`` as a new user runs it: a separate process, settings from the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from castbot_hikari.apply import custom_ids, render
+from castbot_hikari.apply.store import DATA_FILE
+from castbot_hikari.core.permissions import BOT_REQUIRED
+from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed, Interaction
+from tests.e2e.conftest import CONFIG_ID, castbot_data
+
+
+def final(inter: Interaction) -> bool:
+    return inter.content is not None and not inter.loading and inter.content != render.PROGRESS_CREATING
+
+
+async def stop(proc: asyncio.subprocess.Process) -> int:
+    """Stop the bot the way a terminal would (Ctrl-C), and only kill it if it hangs."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode
+
+
+@pytest.mark.asyncio
+async def test_run_command_against_a_discord_compatible_api(tmp_path: Path) -> None:
+    async with DiscordEmulator(validate=True) as emu:
+        guild = emu.add_guild(GuildSeed(
+            name="ORG", categories=["Applications"], text_channels=["apply-here"], roles=["Production"],
+            members=[("kevin_a", "Kevin A")], bot_permissions=int(BOT_REQUIRED),
+        ))  # fmt: skip
+        data_dir = tmp_path / "data"
+        data_dir.mkdir()
+        (data_dir / DATA_FILE).write_bytes(orjson.dumps(castbot_data(guild, CONFIG_ID)))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CASTBOT_")},
+            "CASTBOT_TOKEN": emu.bot_token,
+            "CASTBOT_API_URL": emu.rest_url,
+            "CASTBOT_DATA_DIR": str(data_dir),
+            "CASTBOT_LOG_LEVEL": "INFO",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "castbot_hikari", "run", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            await emu.wait_ready(timeout=60)
+            user = guild.members["kevin_a"]
+            inter = await emu.click(guild.id, user, custom_ids.apply_button(CONFIG_ID))  # type: ignore[arg-type]
+            await inter.wait_until(final, timeout=30)
+        finally:
+            code = await stop(proc)
+        assert proc.stdout is not None
+        logs = (await proc.stdout.read()).decode()
+        assert code == 0, logs
+        assert inter.ack_type == 5
+        assert inter.ephemeral
+        assert inter.ack_latency is not None
+        assert inter.ack_latency < 3.0
+        assert inter.content is not None
+        assert inter.content.startswith("✅ Your application channel has been created: <#")
+        channel_id = int(inter.content.rsplit("<#", 1)[1].rstrip(">"))
+        assert emu.state.channels[channel_id].parent_id == guild.categories["Applications"]
+        assert any(f"<@{user}>" in m["content"] for m in emu.state.messages[channel_id])
+        doc = orjson.loads((data_dir / DATA_FILE).read_bytes())  # the clean stop left a complete snapshot
+        assert doc[str(guild.id)]["applications"][str(channel_id)]["userId"] == str(user)
+        assert "outcome=created" in logs
+        assert emu.bot_token not in logs
+        assert emu.validation_errors == []
