@@ -21,7 +21,7 @@ from pathlib import Path
 import orjson
 
 from castbot_hikari.apply import render
-from castbot_hikari.apply.store import DATA_FILE
+from castbot_hikari.castbot.document import DATA_FILE
 from castbot_hikari.sandbox import CHANNEL_ROUTE, MESSAGE_ROUTES, SandboxOptions, plan_clicks, report, seed_servers
 from castbot_hikari.testing.emulator import DiscordEmulator, Interaction, Latency
 

@@ -14,12 +14,13 @@ import lightbulb
 from castbot_hikari.admin.notify import HikariNotifier
 from castbot_hikari.admin.store import JsonGuildSettings
 from castbot_hikari.admin.wiring import register_admin
+from castbot_hikari.apply.alerts import Alerts
 from castbot_hikari.apply.followups import FollowupSender, HikariLateReplier
 from castbot_hikari.apply.hikari_ops import HikariDiscordOps
-from castbot_hikari.apply.ports import Clock
-from castbot_hikari.apply.service import ApplicationService
+from castbot_hikari.apply.recovery import Recovery
+from castbot_hikari.apply.service import ApplicationService, ApplyTimeline
 from castbot_hikari.apply.store import JsonApplicationRepository
-from castbot_hikari.core.clock import SystemClock
+from castbot_hikari.core.clock import Clock, SystemClock
 from castbot_hikari.core.ids import UserId
 from castbot_hikari.core.locks import KeyedLocks
 from castbot_hikari.core.metrics import InMemoryMetrics
@@ -42,6 +43,7 @@ class App:
     client: lightbulb.Client
     repository: JsonApplicationRepository
     service: ApplicationService
+    recovery: Recovery
     metrics: InMemoryMetrics
 
 
@@ -50,9 +52,9 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-async def _reconcile(service: ApplicationService) -> object:
+async def _reconcile(recovery: Recovery) -> object:
     try:
-        results = await service.reconcile()
+        results = await recovery.reconcile()
     except Exception:  # start-up must go on; the next click or /apps retry-pending can finish them
         logger.exception("start-up reconciliation failed")
         return None
@@ -89,22 +91,38 @@ def build_app(
     )
     client = lightbulb.client_from_app(bot)
     metrics = InMemoryMetrics()
-    discord = HikariDiscordOps(bot.rest, UserId(settings.bot_user_id), bot.cache)
+    bot_user_id = UserId(settings.bot_user_id)
     guild_settings = JsonGuildSettings(repository.document)
-    notifier = HikariNotifier(bot.rest, guild_settings, clock)
+    alerts = Alerts(repository, HikariNotifier(bot.rest, guild_settings, clock), clock)
+    timeline = ApplyTimeline(
+        repository,
+        HikariDiscordOps(bot.rest, bot_user_id, bot.cache),
+        alerts=alerts,
+        locks=KeyedLocks(),
+        metrics=metrics,
+        clock=clock,
+        owner=process_owner(),
+        time_limit=settings.apply_timeout,
+    )
     service = ApplicationService(
-        repository, discord, locks=KeyedLocks(), metrics=metrics, clock=clock, owner=process_owner(),
-        notifier=notifier, replier=HikariLateReplier(bot.rest), time_limit=settings.apply_timeout,
-        max_concurrent=settings.max_concurrent_applies,
-    )  # fmt: skip
+        timeline, alerts=alerts, metrics=metrics, clock=clock, max_concurrent=settings.max_concurrent_applies
+    )
+    recovery = Recovery(timeline, alerts=alerts, metrics=metrics, clock=clock, replier=HikariLateReplier(bot.rest))
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-    registry.register_value(Settings, settings)
     registry.register_value(ApplicationService, service)
     registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
     registry.register_value(Clock, clock)
-    registry.register_value(JsonGuildSettings, guild_settings)
-    register_admin(client, bot, repository, service, metrics=metrics, guild_settings=guild_settings, clock=clock,
-                   bot_user_id=UserId(settings.bot_user_id))  # fmt: skip
+    register_admin(
+        client,
+        bot,
+        repository.document,
+        recovery,
+        undelivered=repository,
+        metrics=metrics,
+        guild_settings=guild_settings,
+        clock=clock,
+        bot_user_id=bot_user_id,
+    )
     background: set[asyncio.Task[object]] = set()
 
     async def on_starting(_: hikari.StartingEvent) -> None:
@@ -113,7 +131,7 @@ def build_app(
 
     async def on_started(_: hikari.StartedEvent) -> None:
         # Finish what a previous process left unfinished, without delaying start-up.
-        task: asyncio.Task[object] = asyncio.create_task(_reconcile(service), name="castbot-reconcile")
+        task: asyncio.Task[object] = asyncio.create_task(_reconcile(recovery), name="castbot-reconcile")
         background.add(task)
         task.add_done_callback(background.discard)
 
@@ -127,4 +145,4 @@ def build_app(
     bot.subscribe(hikari.StartingEvent, on_starting)
     bot.subscribe(hikari.StartedEvent, on_started)
     bot.subscribe(hikari.StoppingEvent, on_stopping)
-    return App(bot, client, repository, service, metrics)
+    return App(bot, client, repository, service, recovery, metrics)

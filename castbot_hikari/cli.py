@@ -11,7 +11,7 @@ from pathlib import Path
 import hikari
 
 from castbot_hikari.core.errors import CorruptDataError
-from castbot_hikari.settings import Settings, SettingsError
+from castbot_hikari.settings import Settings, SettingsError, configured_data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def import_data(path: Path, data_dir: Path | None, *, force: bool) -> int:
     """Check and copy a CastBot data file; print what it holds; return the exit code."""
     from castbot_hikari.castbot import importer  # noqa: PLC0415 - keeps `run` light
 
-    target_dir = data_dir if data_dir is not None else importer.configured_data_dir()
+    target_dir = data_dir if data_dir is not None else configured_data_dir()
     try:
         summary, backup = importer.import_file(path, target_dir, force=force)
     except importer.ImportRefusedError as exc:

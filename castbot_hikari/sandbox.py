@@ -27,8 +27,9 @@ import orjson
 
 from castbot_hikari.app import App, build_app
 from castbot_hikari.apply import custom_ids, render
-from castbot_hikari.apply.model import DEFAULT_CHANNEL_FORMAT
-from castbot_hikari.apply.store import DATA_FILE, JsonApplicationRepository
+from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.config import DEFAULT_CHANNEL_FORMAT
+from castbot_hikari.castbot.document import DATA_FILE
 from castbot_hikari.core import naming
 from castbot_hikari.core.metrics import percentile
 from castbot_hikari.core.permissions import BOT_REQUIRED

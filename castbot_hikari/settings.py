@@ -68,6 +68,25 @@ def _api_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def environment(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> dict[str, str]:
+    """Return the settings' sources merged: the process environment wins over the ``.env`` file."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
+
+
+def data_dir_of(values: Mapping[str, str]) -> Path:
+    """Return ``CASTBOT_DATA_DIR`` from merged settings (``./data`` when unset)."""
+    return Path(values.get("CASTBOT_DATA_DIR", "").strip() or "data")
+
+
+def configured_data_dir(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Path:
+    """Return the data folder as the bot reads it, for commands that need no token (``import``)."""
+    return data_dir_of(environment(environ, env_file))
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The bot's configuration.
@@ -100,10 +119,7 @@ class Settings:
         Raises:
             SettingsError: A setting is missing or malformed (the message names it).
         """
-        values: dict[str, str] = {}
-        if env_file is not None and env_file.is_file():
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-        values.update(os.environ if environ is None else environ)
+        values = environment(environ, env_file)
         token = values.get("CASTBOT_TOKEN", "").strip()
         if not token:
             raise SettingsError("CASTBOT_TOKEN is not set: put your bot token in the environment or in .env")
@@ -117,7 +133,7 @@ class Settings:
         return cls(
             token=token,
             api_url=_api_url(values.get("CASTBOT_API_URL", "").strip() or DISCORD_API_URL),
-            data_dir=Path(values.get("CASTBOT_DATA_DIR", "").strip() or "data"),
+            data_dir=data_dir_of(values),
             log_level=level,
             apply_timeout=_positive_float("CASTBOT_APPLY_TIMEOUT", values.get("CASTBOT_APPLY_TIMEOUT", "600")),
             max_concurrent_applies=_positive_int(

@@ -12,9 +12,9 @@ import lightbulb
 
 from castbot_hikari.apply import custom_ids, render
 from castbot_hikari.apply.followups import TOKEN_LIFE_MS, FollowupSender, HikariResponder
-from castbot_hikari.apply.model import Applicant
-from castbot_hikari.apply.ports import ApplyKey, Clock, ReplyHandle
-from castbot_hikari.apply.service import ApplicationService, Click
+from castbot_hikari.apply.model import Applicant, ApplyKey, Click, ReplyHandle
+from castbot_hikari.apply.service import ApplicationService
+from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.ids import GuildId, UserId, snowflake_time_ms
 
 logger = logging.getLogger(__name__)

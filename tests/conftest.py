@@ -9,7 +9,8 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from castbot_hikari.apply.store import DATA_FILE, JsonApplicationRepository
+from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.document import DATA_FILE
 from tests.apply.fakes import CONFIG, GUILD, castbot_config
 
 

@@ -10,19 +10,10 @@ from hikari.components import InteractiveButtonTypesT
 
 from castbot_hikari.admin import custom_ids as admin_ids
 from castbot_hikari.admin.custom_ids import SetupPart
-from castbot_hikari.admin.model import (
-    CATEGORY_LIMIT,
-    MAX_DESCRIPTION,
-    MAX_FORMAT,
-    MAX_TITLE,
-    AppsConfig,
-    ButtonStyle,
-    Card,
-    CardState,
-)
+from castbot_hikari.admin.model import CATEGORY_LIMIT, MAX_DESCRIPTION, MAX_FORMAT, MAX_TITLE, Card, CardState
 from castbot_hikari.admin.setup import SetupDraft
 from castbot_hikari.apply import custom_ids
-from castbot_hikari.apply.model import DEFAULT_CHANNEL_FORMAT
+from castbot_hikari.castbot.config import DEFAULT_CHANNEL_FORMAT, ApplicationConfig, ButtonStyle
 from castbot_hikari.core.ids import GuildId
 
 Rows = Sequence[hikari.api.ComponentBuilder]
@@ -89,7 +80,7 @@ def post_modal() -> Rows:
     return _text_rows("", "", DEFAULT_CHANNEL_FORMAT)
 
 
-def edit_modal(config: AppsConfig) -> Rows:
+def edit_modal(config: ApplicationConfig) -> Rows:
     """Return the edit modal's inputs, filled with the config's current text."""
     return _text_rows(config.title, config.description, config.channel_format)
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from castbot_hikari.core.ids import ConfigId, GuildId
+from castbot_hikari.core.ids import ConfigId, GuildId, parse_config_id
 
 PREFIX: Final = "apps:v1:"
 POST_MODAL: Final = f"{PREFIX}post"
@@ -21,7 +21,6 @@ TITLE_INPUT: Final = "title"
 DESCRIPTION_INPUT: Final = "description"
 FORMAT_INPUT: Final = "format"
 MAX_CUSTOM_ID: Final = 100
-_CONFIG_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,90}")
 _SESSION_ID: Final = re.compile(r"[0-9a-f]{1,32}")
 
 
@@ -93,7 +92,7 @@ def parse(custom_id: str) -> AdminId | None:
         case Kind.POST_MODAL | Kind.DELETE_CANCEL:
             return AdminId(kind) if not rest else None
         case Kind.EDIT_MODAL | Kind.DELETE:
-            return AdminId(kind, config_id=ConfigId(rest)) if _CONFIG_ID.fullmatch(rest) else None
+            return AdminId(kind, config_id=config_id) if (config_id := parse_config_id(rest)) else None
         case Kind.SETUP:
             return _parse_setup(rest)
         case Kind.RETRY_STOP:

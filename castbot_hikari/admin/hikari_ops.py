@@ -7,28 +7,19 @@ roles and the bot's own roles come from the gateway cache when it has them, else
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import hikari
 
 from castbot_hikari.admin import components as admin_components
-from castbot_hikari.admin.model import Card, MessageId
-from castbot_hikari.admin.ports import CategoryUse, ChannelInfo, ChannelKind
-from castbot_hikari.apply.hikari_ops import classify, permission_grants
-from castbot_hikari.core.access import effective_permissions
-from castbot_hikari.core.ids import ChannelId, GuildId, RoleId, UserId
+from castbot_hikari.admin.model import Card, CategoryUse, ChannelInfo, ChannelKind
+from castbot_hikari.core.errors import DiscordError
+from castbot_hikari.core.ids import ChannelId, GuildId, MessageId, RoleId, UserId
+from castbot_hikari.discord.access import BotAccess
+from castbot_hikari.discord.errors import translated
 
 logger = logging.getLogger(__name__)
 
 _TEXT_TYPES = (hikari.ChannelType.GUILD_TEXT, hikari.ChannelType.GUILD_NEWS)
-
-
-@dataclass(frozen=True, slots=True)
-class _GuildAccess:
-    owner_id: int | None
-    role_permissions: Mapping[int, int]
-    bot_roles: Sequence[int]
 
 
 def _kind(channel: hikari.PartialChannel) -> ChannelKind:
@@ -51,47 +42,28 @@ class HikariAdminOps:
     def __init__(self, rest: hikari.api.RESTClient, cache: hikari.api.Cache | None, bot_user_id: UserId) -> None:
         self._rest = rest
         self._cache = cache
-        self._bot = bot_user_id
-
-    async def _access(self, guild_id: GuildId) -> _GuildAccess:
-        cache = self._cache
-        guild = cache.get_guild(guild_id) if cache else None
-        roles = cache.get_roles_view_for_guild(guild_id) if cache else None
-        member = cache.get_member(guild_id, self._bot) if cache else None
-        if guild is not None and roles and member is not None:
-            permissions = {int(r.id): int(r.permissions) for r in roles.values()}
-            return _GuildAccess(int(guild.owner_id), permissions, [int(r) for r in member.role_ids])
-        rest_guild = await self._rest.fetch_guild(guild_id)
-        rest_member = await self._rest.fetch_member(guild_id, self._bot)
-        permissions = {int(r.id): int(r.permissions) for r in rest_guild.roles.values()}
-        return _GuildAccess(int(rest_guild.owner_id), permissions, [int(r) for r in rest_member.role_ids])
+        self._access = BotAccess(rest, cache, bot_user_id)
 
     async def channel(self, guild_id: GuildId, channel_id: ChannelId) -> ChannelInfo | None:
         """Return a channel of this guild with the bot's permissions in it, or ``None`` if it is gone."""
         try:
-            found = await self._rest.fetch_channel(channel_id)
-        except (hikari.NotFoundError, hikari.ForbiddenError):
-            return None  # gone, or the bot cannot see it: either way nothing can be done there
-        except hikari.HTTPError as exc:
-            raise classify(exc) from exc
+            with translated():
+                found = await self._rest.fetch_channel(channel_id)
+        except DiscordError as exc:
+            if exc.status in (403, 404):
+                return None  # gone, or the bot cannot see it: either way nothing can be done there
+            raise
         if not isinstance(found, hikari.GuildChannel) or found.guild_id != guild_id:
             return None  # another guild's channel is "not found" here
-        try:
-            access = await self._access(guild_id)
-        except hikari.HTTPError as exc:
-            raise classify(exc) from exc
-        permissions = effective_permissions(
-            guild_id=guild_id, owner_id=access.owner_id, member_id=self._bot, member_roles=access.bot_roles,
-            role_permissions=access.role_permissions, overwrites=permission_grants(found),
-        )  # fmt: skip
+        with translated():
+            roles = await self._access.roles(guild_id)
+        permissions = self._access.permissions(guild_id, roles, found)
         return ChannelInfo(channel_id, guild_id, found.name or str(channel_id), _kind(found), permissions)
 
     async def categories(self, guild_id: GuildId) -> list[CategoryUse]:
         """Return the guild's categories in display order, with how many channels each holds."""
-        try:
+        with translated():
             channels = await self._rest.fetch_guild_channels(guild_id)
-        except hikari.HTTPError as exc:
-            raise classify(exc) from exc
         used: dict[int, int] = {}
         for channel in channels:
             if channel.parent_id is not None:
@@ -106,15 +78,13 @@ class HikariAdminOps:
         cached = self._cache.get_role(role_id) if self._cache is not None else None
         if cached is not None and cached.guild_id == guild_id:
             return True
-        try:
+        with translated():
             roles = await self._rest.fetch_roles(guild_id)
-        except hikari.HTTPError as exc:
-            raise classify(exc) from exc
         return any(int(role.id) == role_id for role in roles)
 
     async def post_card(self, channel_id: ChannelId, card: Card) -> MessageId:
         """Post an Apply card and return its message id."""
-        try:
+        with translated():
             message = await self._rest.create_message(
                 channel_id,
                 embed=admin_components.card_embed(card),
@@ -123,30 +93,29 @@ class HikariAdminOps:
                 user_mentions=False,
                 role_mentions=False,
             )
-        except hikari.HTTPError as exc:
-            raise classify(exc) from exc
         return MessageId(int(message.id))
 
     async def edit_card(self, channel_id: ChannelId, message_id: MessageId, card: Card) -> bool:
         """Update a posted card in place; ``False`` when the message or its channel is gone."""
         try:
-            await self._rest.edit_message(
-                channel_id,
-                message_id,
-                embed=admin_components.card_embed(card),
-                components=admin_components.card_rows(card),
-            )
-        except hikari.NotFoundError:
-            return False
-        except hikari.HTTPError as exc:
-            raise classify(exc) from exc
+            with translated():
+                await self._rest.edit_message(
+                    channel_id,
+                    message_id,
+                    embed=admin_components.card_embed(card),
+                    components=admin_components.card_rows(card),
+                )
+        except DiscordError as exc:
+            if exc.status == 404:
+                return False
+            raise
         return True
 
     async def delete_card(self, channel_id: ChannelId, message_id: MessageId) -> None:
         """Delete a posted card; one already gone is fine."""
         try:
-            await self._rest.delete_message(channel_id, message_id)
-        except hikari.NotFoundError:
-            return
-        except hikari.HTTPError as exc:
-            raise classify(exc) from exc
+            with translated():
+                await self._rest.delete_message(channel_id, message_id)
+        except DiscordError as exc:
+            if exc.status != 404:
+                raise

@@ -1,23 +1,19 @@
-"""Admin values: Apply button configs as admins manage them, their cards, and why a change is refused.
+"""Admin values: validation of what admins type, config changes, the posted card, and why a change is refused.
 
-No hikari, no I/O. A config is stored in CastBot's ``applicationConfigs`` shape (see ``DATA.md``) plus the
-posted card's channel and message ids, so the card can be updated in place later.
+No hikari, no I/O. Configs themselves are CastBot's (``castbot.config.ApplicationConfig``).
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, NewType
+from typing import Any, Final
 
-from castbot_hikari.apply.model import DEFAULT_CHANNEL_FORMAT
+from castbot_hikari.castbot.config import DEFAULT_CHANNEL_FORMAT, ApplicationConfig, ButtonStyle, id_str
 from castbot_hikari.core import naming
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, RoleId, UserId
 from castbot_hikari.core.permissions import Permission
-
-MessageId = NewType("MessageId", int)
 
 MAX_TITLE: Final = 80
 MAX_DESCRIPTION: Final = 2000
@@ -27,8 +23,6 @@ MAX_FORMAT_FIXED: Final = 80
 CATEGORY_LIMIT: Final = 50
 OPEN_LABEL: Final = "📝 Open Application"
 DELETED_LABEL: Final = "Applications closed"
-ACTIVE: Final = "active"
-CLOSED: Final = "closed"
 # What the bot needs in the channel where the card is posted (the card is an embed).
 CARD_REQUIRED: Final = Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES | Permission.EMBED_LINKS
 # What an admin needs: Manage Server (Administrator implies it).
@@ -44,25 +38,6 @@ def is_admin(member_permissions: int) -> bool:
 def new_config_id(now_ms: int, creator: UserId) -> ConfigId:
     """Return a config id in CastBot's form ``config_<epoch ms>_<creator id>``."""
     return ConfigId(f"config_{now_ms}_{creator}")
-
-
-class ButtonStyle(enum.Enum):
-    """The Apply button's colour, named as CastBot stores it."""
-
-    PRIMARY = "Primary"
-    SECONDARY = "Secondary"
-    SUCCESS = "Success"
-    DANGER = "Danger"
-
-    @classmethod
-    def parse(cls, value: object) -> ButtonStyle | None:
-        """Return the style named ``value`` (case-insensitive), or ``None``."""
-        if not isinstance(value, str):
-            return None
-        for style in cls:
-            if style.value.lower() == value.strip().lower():
-                return style
-        return None
 
 
 class Reason(enum.Enum):
@@ -169,104 +144,6 @@ def example_channel_name(channel_format: str) -> str:
     return naming.channel_name(channel_format, "Kevin A", UserId(0))
 
 
-def _snowflake(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-def _int(value: object, default: int = 0) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-@dataclass(frozen=True, slots=True)
-class AppsConfig:
-    """An Apply button's configuration as the admin commands see it (CastBot fields plus the posted card)."""
-
-    guild_id: GuildId
-    config_id: ConfigId
-    title: str
-    description: str
-    channel_format: str
-    target_channel_id: ChannelId | None
-    category_id: ChannelId | None
-    button_style: ButtonStyle
-    production_role: RoleId | None
-    created_by: UserId | None
-    stage: str
-    created_at_ms: int
-    last_updated_ms: int
-    posted_channel_id: ChannelId | None = None
-    posted_message_id: MessageId | None = None
-
-    @property
-    def is_open(self) -> bool:
-        """Whether applicants can apply (CastBot's ``stage`` is anything but ``closed``)."""
-        return self.stage != CLOSED
-
-    @classmethod
-    def from_castbot(cls, guild_id: GuildId, config_id: ConfigId, raw: Mapping[str, Any]) -> AppsConfig:
-        """Read a config from CastBot's JSON object, tolerating missing or odd fields."""
-
-        def snowflake(key: str) -> int | None:
-            return _snowflake(raw.get(key))
-
-        fmt = _text(raw.get("channelFormat")).strip()
-        target, category, role = snowflake("targetChannelId"), snowflake("categoryId"), snowflake("productionRole")
-        creator, posted_channel, posted_message = snowflake("createdBy"), snowflake("postedChannelId"), None
-        if (message := snowflake("postedMessageId")) is not None:
-            posted_message = MessageId(message)
-        return cls(
-            guild_id=guild_id,
-            config_id=config_id,
-            title=_text(raw.get("buttonText")) or _text(raw.get("seasonName")) or "Apply",
-            description=_text(raw.get("explanatoryText")),
-            channel_format=fmt or DEFAULT_CHANNEL_FORMAT,
-            target_channel_id=ChannelId(target) if target is not None else None,
-            category_id=ChannelId(category) if category is not None else None,
-            button_style=ButtonStyle.parse(raw.get("buttonStyle")) or ButtonStyle.PRIMARY,
-            production_role=RoleId(role) if role is not None else None,
-            created_by=UserId(creator) if creator is not None else None,
-            stage=_text(raw.get("stage")) or ACTIVE,
-            created_at_ms=_int(raw.get("createdAt")),
-            last_updated_ms=_int(raw.get("lastUpdated")),
-            posted_channel_id=ChannelId(posted_channel) if posted_channel is not None else None,
-            posted_message_id=posted_message,
-        )
-
-    def to_castbot(self) -> dict[str, Any]:
-        """Return a new config object in CastBot's shape (with ``questions`` empty, as CastBot starts)."""
-        return {
-            "seasonName": self.title,
-            "buttonText": self.title,
-            "explanatoryText": self.description,
-            "channelFormat": self.channel_format,
-            "targetChannelId": _id_str(self.target_channel_id),
-            "categoryId": _id_str(self.category_id),
-            "buttonStyle": self.button_style.value,
-            "productionRole": _id_str(self.production_role),
-            "createdBy": _id_str(self.created_by),
-            "stage": self.stage,
-            "createdAt": self.created_at_ms,
-            "lastUpdated": self.last_updated_ms,
-            "questions": [],
-            "postedChannelId": _id_str(self.posted_channel_id),
-            "postedMessageId": _id_str(self.posted_message_id),
-        }
-
-
-def _id_str(value: int | None) -> str | None:
-    return str(value) if value is not None else None
-
-
 @dataclass(frozen=True, slots=True)
 class ConfigChanges:
     """What ``/apps edit`` asks to change; ``None`` means "leave as is"."""
@@ -285,7 +162,7 @@ class ConfigChanges:
         return self == ConfigChanges()
 
 
-def castbot_fields(config: AppsConfig, changes: ConfigChanges, now_ms: int) -> dict[str, Any]:
+def castbot_fields(config: ApplicationConfig, changes: ConfigChanges, now_ms: int) -> dict[str, Any]:
     """Return the CastBot fields to set for an edit whose values are already validated into ``config``.
 
     The title is CastBot's ``buttonText``; ``seasonName`` is left alone (CastBot seasons keep their name).
@@ -300,9 +177,9 @@ def castbot_fields(config: AppsConfig, changes: ConfigChanges, now_ms: int) -> d
     if changes.button_style is not None:
         fields["buttonStyle"] = config.button_style.value
     if changes.category_id is not None:
-        fields["categoryId"] = _id_str(config.category_id)
+        fields["categoryId"] = id_str(config.category_id)
     if changes.production_role is not None or changes.remove_role:
-        fields["productionRole"] = _id_str(config.production_role)
+        fields["productionRole"] = id_str(config.production_role)
     return fields
 
 
@@ -335,9 +212,41 @@ class Card:
         return self.state is CardState.OPEN
 
 
-def card_of(config: AppsConfig, *, deleted: bool = False) -> Card:
+def card_of(config: ApplicationConfig, *, deleted: bool = False) -> Card:
     """Return the card a config shows (open, closed, or deleted)."""
     state = CardState.OPEN if config.is_open else CardState.CLOSED
     if deleted:
         state = CardState.DELETED
     return Card(config.config_id, config.title, config.description, config.button_style, state)
+
+
+class ChannelKind(enum.Enum):
+    """The kinds of guild channel the admin commands care about."""
+
+    TEXT = "text"
+    CATEGORY = "category"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """A guild channel as the admin checks need it.
+
+    Attributes:
+        bot_permissions: The bot's effective permissions in it (0 when the bot cannot see it).
+    """
+
+    id: ChannelId
+    guild_id: GuildId
+    name: str
+    kind: ChannelKind
+    bot_permissions: int
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryUse:
+    """A category and how many channels it holds (Discord allows 50)."""
+
+    id: ChannelId
+    name: str
+    used: int

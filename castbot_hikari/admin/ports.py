@@ -2,48 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
-from castbot_hikari.admin.model import AppsConfig, Card, MessageId
-from castbot_hikari.apply.model import ApplyOutcome
-from castbot_hikari.apply.ports import Pending, Undelivered
-from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, RoleId
+from castbot_hikari.admin.model import Card, CategoryUse, ChannelInfo
+from castbot_hikari.apply.model import ApplyOutcome, Pending, Undelivered
+from castbot_hikari.castbot.config import ApplicationConfig
+from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, MessageId, RoleId
 from castbot_hikari.core.metrics import Summary
-
-
-class ChannelKind(enum.Enum):
-    """The kinds of guild channel the admin commands care about."""
-
-    TEXT = "text"
-    CATEGORY = "category"
-    OTHER = "other"
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelInfo:
-    """A guild channel as the admin checks need it.
-
-    Attributes:
-        bot_permissions: The bot's effective permissions in it (0 when the bot cannot see it).
-    """
-
-    id: ChannelId
-    guild_id: GuildId
-    name: str
-    kind: ChannelKind
-    bot_permissions: int
-
-
-@dataclass(frozen=True, slots=True)
-class CategoryUse:
-    """A category and how many channels it holds (Discord allows 50)."""
-
-    id: ChannelId
-    name: str
-    used: int
 
 
 class AdminDiscord(Protocol):
@@ -77,15 +43,15 @@ class AdminDiscord(Protocol):
 class ConfigRepository(Protocol):
     """Apply configs of each guild; every change is durable when the call returns (else ``StorageError``)."""
 
-    async def all_configs(self, guild_id: GuildId) -> list[AppsConfig]:
+    async def all_configs(self, guild_id: GuildId) -> list[ApplicationConfig]:
         """Return the guild's configs, oldest first."""
         ...
 
-    async def find(self, guild_id: GuildId, config_id: ConfigId) -> AppsConfig | None:
+    async def find(self, guild_id: GuildId, config_id: ConfigId) -> ApplicationConfig | None:
         """Return a config of this guild only, or ``None``."""
         ...
 
-    async def create(self, config: AppsConfig) -> None:
+    async def create(self, config: ApplicationConfig) -> None:
         """Store a new config."""
         ...
 

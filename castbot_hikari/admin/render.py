@@ -5,18 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final, assert_never
 
-from castbot_hikari.admin.model import (
-    CATEGORY_LIMIT,
-    MAX_DESCRIPTION,
-    MAX_TITLE,
-    AppsConfig,
-    Reason,
-    Refusal,
-    example_channel_name,
-)
+from castbot_hikari.admin.model import CATEGORY_LIMIT, MAX_DESCRIPTION, MAX_TITLE, Reason, Refusal, example_channel_name
 from castbot_hikari.admin.reports import PendingReport, RetryRun, SinceStart, Stats
 from castbot_hikari.admin.service import CardUpdate, Changed, ConfigRow, Deleted
 from castbot_hikari.admin.setup import SetupDraft
+from castbot_hikari.castbot.config import ApplicationConfig
 from castbot_hikari.core.ids import ChannelId
 from castbot_hikari.core.metrics import Summary
 
@@ -126,7 +119,7 @@ def unexpected(reference: str) -> str:
     return f"❌ Something went wrong on our side; nothing more was changed. Reference: `{reference}`"
 
 
-def _state(config: AppsConfig) -> str:
+def _state(config: ApplicationConfig) -> str:
     return "🟢 open" if config.is_open else "🔒 closed"
 
 
@@ -162,7 +155,7 @@ def setup_expired() -> str:
     return _refusal_text(Reason.SETUP_EXPIRED, "")
 
 
-def posted(config: AppsConfig) -> str:
+def posted(config: ApplicationConfig) -> str:
     """Return the message after a card was posted."""
     return (
         f"✅ Posted **{config.title}** in <#{config.posted_channel_id}>. Applications open now; "

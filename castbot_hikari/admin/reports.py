@@ -11,20 +11,17 @@ import collections
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
 
-from castbot_hikari.admin.model import AppsConfig, Reason, Refusal
+from castbot_hikari.admin.model import Reason, Refusal
 from castbot_hikari.admin.ports import ConfigRepository, MetricsReader, PendingApplies, UndeliveredLog
-from castbot_hikari.apply.ports import Clock, Pending, Sleep, Undelivered
+from castbot_hikari.apply.model import Pending, Undelivered
+from castbot_hikari.castbot.config import ApplicationConfig
+from castbot_hikari.core import metrics as names
+from castbot_hikari.core.clock import Clock, Sleep
 from castbot_hikari.core.ids import GuildId
 from castbot_hikari.core.metrics import Summary
 
 logger = logging.getLogger(__name__)
-
-REJECTED: Final = "apply.rejected."
-FAILED: Final = "apply.failed."
-ACK_TIMING: Final = "apply.ack_ms"
-RESULT_TIMING: Final = "apply.result_ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +45,7 @@ class Stats:
     """``/apps stats``: this process since start, and this server's totals from the data file."""
 
     since_start: SinceStart
-    per_config: tuple[tuple[AppsConfig, int], ...]
+    per_config: tuple[tuple[ApplicationConfig, int], ...]
     orphaned_applications: int
     pending: int
     undelivered: int
@@ -100,19 +97,19 @@ class AdminReports:
     def since_start(self) -> SinceStart:
         """Return this process's counters and timings."""
         counters = self._metrics.snapshot()
-        rejected = _by_suffix(counters, REJECTED)
+        rejected = _by_suffix(counters, names.APPLY_REJECTED)
         return SinceStart(
             started_at_ms=self._started_at_ms,
-            clicks=counters.get("apply.clicks", 0),
-            created=counters.get("apply.created", 0),
+            clicks=counters.get(names.APPLY_CLICKS, 0),
+            created=counters.get(names.APPLY_CREATED, 0),
             # A duplicate is prevented when the applicant already has a channel or a click of theirs is running.
             duplicates_prevented=rejected.get("already_applied", 0) + rejected.get("in_progress", 0),
             rejected=rejected,
-            failed=_by_suffix(counters, FAILED),
-            delivered=counters.get("followup.delivered", 0),
-            given_up=counters.get("followup.given_up", 0),
-            ack=self._metrics.summary(ACK_TIMING),
-            result=self._metrics.summary(RESULT_TIMING),
+            failed=_by_suffix(counters, names.APPLY_FAILED),
+            delivered=counters.get(names.FOLLOWUP_DELIVERED, 0),
+            given_up=counters.get(names.FOLLOWUP_GIVEN_UP, 0),
+            ack=self._metrics.summary(names.APPLY_ACK_MS),
+            result=self._metrics.summary(names.APPLY_RESULT_MS),
         )
 
     async def stats(self, guild_id: GuildId) -> Stats:

@@ -17,28 +17,21 @@ from typing import Final, TypeVar
 
 from castbot_hikari.admin import model as admin
 from castbot_hikari.admin.model import (
-    ACTIVE,
     CARD_REQUIRED,
     CATEGORY_LIMIT,
-    AppsConfig,
-    ButtonStyle,
-    ConfigChanges,
-    MessageId,
-    Reason,
-    Refusal,
-)
-from castbot_hikari.admin.ports import (
-    AdminDiscord,
     CategoryUse,
     ChannelInfo,
     ChannelKind,
-    ConfigRepository,
-    GuildSettings,
+    ConfigChanges,
+    Reason,
+    Refusal,
 )
+from castbot_hikari.admin.ports import AdminDiscord, ConfigRepository, GuildSettings
 from castbot_hikari.admin.setup import Named, SetupDraft, SetupSessions
-from castbot_hikari.apply.ports import Clock
+from castbot_hikari.castbot.config import ACTIVE, ApplicationConfig, ButtonStyle
+from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind, StorageError
-from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId
+from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, MessageId, UserId
 from castbot_hikari.core.permissions import BOT_REQUIRED, Permission, describe, missing
 
 logger = logging.getLogger(__name__)
@@ -61,14 +54,14 @@ class CardUpdate(enum.Enum):
 class Posted:
     """A card posted and its config saved."""
 
-    config: AppsConfig
+    config: ApplicationConfig
 
 
 @dataclass(frozen=True, slots=True)
 class Changed:
     """A config changed (or already as asked), and what happened to its card."""
 
-    config: AppsConfig
+    config: ApplicationConfig
     card: CardUpdate
     already: bool = False
 
@@ -77,7 +70,7 @@ class Changed:
 class ConfigRow:
     """One config in ``/apps list``: its applications and its category's use (``None`` if unknown)."""
 
-    config: AppsConfig
+    config: ApplicationConfig
     applications: int
     category: CategoryUse | None
 
@@ -86,7 +79,7 @@ class ConfigRow:
 class Deleted:
     """A config removed; its applications and channels stay."""
 
-    config: AppsConfig
+    config: ApplicationConfig
     card: CardUpdate
     applications: int
 
@@ -240,7 +233,7 @@ class AdminService:
         if draft.role_id is not None and not await self._discord.role_exists(guild_id, draft.role_id):
             return Refusal(Reason.ROLE_MISSING, f"<@&{draft.role_id}>")
         now = self._clock.now_ms()
-        config = AppsConfig(
+        config = ApplicationConfig(
             guild_id=guild_id, config_id=await self._fresh_id(guild_id, now, draft.admin_id),
             title=draft.text.title, description=draft.text.description, channel_format=draft.text.channel_format,
             target_channel_id=target.id, category_id=category.id, button_style=draft.style,
@@ -396,7 +389,7 @@ class AdminService:
         logger.info("apply config deleted guild=%s config=%s card=%s", guild_id, config_id, card.value)
         return Deleted(config, card, applications)
 
-    async def _refresh_card(self, config: AppsConfig, *, deleted: bool = False) -> CardUpdate:
+    async def _refresh_card(self, config: ApplicationConfig, *, deleted: bool = False) -> CardUpdate:
         """Show the config's state on its posted card; a failure is reported, never raised."""
         if config.posted_channel_id is None or config.posted_message_id is None:
             return CardUpdate.NOT_POSTED
@@ -432,7 +425,7 @@ class AdminService:
         return channel_id
 
 
-def _apply_text(config: AppsConfig, changes: ConfigChanges) -> AppsConfig | Refusal:
+def _apply_text(config: ApplicationConfig, changes: ConfigChanges) -> ApplicationConfig | Refusal:
     """Return ``config`` with the text and style changes applied, or the first invalid one."""
     updated = config
     if changes.title is not None:

@@ -12,9 +12,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from castbot_hikari.admin.model import ButtonStyle, CardText, Reason, Refusal
-from castbot_hikari.admin.ports import CategoryUse
-from castbot_hikari.apply.ports import Clock
+from castbot_hikari.admin.model import CardText, CategoryUse, Reason, Refusal
+from castbot_hikari.castbot.config import ButtonStyle
+from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.ids import ChannelId, GuildId, RoleId, UserId
 
 SETUP_TTL_S: Final = 14 * 60.0  # inside the 15 minutes an interaction token lives

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Mapping
-from typing import Any, Final, cast
+from typing import Any, cast
 
-from castbot_hikari.admin.model import AppsConfig
-from castbot_hikari.apply.store import META, as_object
+from castbot_hikari.castbot import document as castbot_doc
+from castbot_hikari.castbot.config import ApplicationConfig
+from castbot_hikari.castbot.document import APPLICATIONS, CONFIGS, META, as_object
 from castbot_hikari.castbot.journal import JournaledDocument, del_op, set_op
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId
-
-CONFIGS: Final = "applicationConfigs"
 
 
 class JsonGuildSettings:
@@ -25,7 +24,7 @@ class JsonGuildSettings:
         self._doc = document
 
     def _guild(self, guild_id: GuildId) -> dict[str, Any]:
-        return as_object(as_object(as_object(self._doc.doc.get(META)).get("guilds")).get(str(guild_id)))
+        return as_object(castbot_doc.meta(self._doc, "guilds").get(str(guild_id)))
 
     async def get_notify_channel(self, guild_id: GuildId) -> ChannelId | None:
         """Return the channel where admins are told what they must know, if one is set."""
@@ -49,25 +48,25 @@ class JsonConfigRepository:
         self._doc = document
 
     def _configs(self, guild_id: GuildId) -> dict[str, Any]:
-        return as_object(as_object(self._doc.doc.get(str(guild_id))).get(CONFIGS))
+        return as_object(castbot_doc.guild(self._doc, guild_id).get(CONFIGS))
 
-    async def all_configs(self, guild_id: GuildId) -> list[AppsConfig]:
+    async def all_configs(self, guild_id: GuildId) -> list[ApplicationConfig]:
         """Return the guild's configs, oldest first."""
         found = [
-            AppsConfig.from_castbot(guild_id, ConfigId(config_id), cast("dict[str, Any]", raw))
+            ApplicationConfig.from_castbot(guild_id, ConfigId(config_id), cast("dict[str, Any]", raw))
             for config_id, raw in self._configs(guild_id).items()
             if isinstance(raw, dict)
         ]
         return sorted(found, key=lambda config: (config.created_at_ms, config.config_id))
 
-    async def find(self, guild_id: GuildId, config_id: ConfigId) -> AppsConfig | None:
+    async def find(self, guild_id: GuildId, config_id: ConfigId) -> ApplicationConfig | None:
         """Return a config of this guild only, or ``None``."""
         raw = self._configs(guild_id).get(config_id)
         if not isinstance(raw, dict):
             return None
-        return AppsConfig.from_castbot(guild_id, config_id, cast("dict[str, Any]", raw))
+        return ApplicationConfig.from_castbot(guild_id, config_id, cast("dict[str, Any]", raw))
 
-    async def create(self, config: AppsConfig) -> None:
+    async def create(self, config: ApplicationConfig) -> None:
         """Store a new config in CastBot's shape."""
         await self._doc.change([set_op(str(config.guild_id), CONFIGS, config.config_id, value=config.to_castbot())])
 
@@ -92,7 +91,7 @@ class JsonConfigRepository:
 
     async def application_counts(self, guild_id: GuildId) -> Mapping[ConfigId, int]:
         """Return the number of recorded applications per config of the guild."""
-        applications = as_object(as_object(self._doc.doc.get(str(guild_id))).get("applications"))
+        applications = as_object(castbot_doc.guild(self._doc, guild_id).get(APPLICATIONS))
         counts: collections.Counter[ConfigId] = collections.Counter()
         for raw in applications.values():
             config_id = as_object(raw).get("configId")

@@ -4,34 +4,35 @@ import hikari
 import lightbulb
 
 from castbot_hikari.admin.hikari_ops import HikariAdminOps
+from castbot_hikari.admin.ports import GuildSettings, MetricsReader, UndeliveredLog
 from castbot_hikari.admin.reports import AdminReports, PendingRetrier
 from castbot_hikari.admin.service import AdminService
 from castbot_hikari.admin.setup import SetupSessions
-from castbot_hikari.admin.store import JsonConfigRepository, JsonGuildSettings
-from castbot_hikari.apply.ports import Clock
-from castbot_hikari.apply.service import ApplicationService
-from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.admin.store import JsonConfigRepository
+from castbot_hikari.apply.recovery import Recovery
+from castbot_hikari.castbot.journal import JournaledDocument
+from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.ids import UserId
-from castbot_hikari.core.metrics import InMemoryMetrics
 
 
 def register_admin(
     client: lightbulb.Client,
     bot: hikari.GatewayBot,
-    repository: JsonApplicationRepository,
-    service: ApplicationService,
+    document: JournaledDocument,
+    recovery: Recovery,
     *,
-    metrics: InMemoryMetrics,
-    guild_settings: JsonGuildSettings,
+    undelivered: UndeliveredLog,
+    metrics: MetricsReader,
+    guild_settings: GuildSettings,
     clock: Clock,
     bot_user_id: UserId,
 ) -> None:
     """Build the admin services over the shared data document and register them for injection."""
-    configs = JsonConfigRepository(repository.document)
+    configs = JsonConfigRepository(document)
     discord = HikariAdminOps(bot.rest, bot.cache, bot_user_id)
     admin = AdminService(configs, discord, guild_settings, SetupSessions(clock), clock)
-    reports = AdminReports(configs, metrics, service, repository, started_at_ms=clock.now_ms())
+    reports = AdminReports(configs, metrics, recovery, undelivered, started_at_ms=clock.now_ms())
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     registry.register_value(AdminService, admin)
     registry.register_value(AdminReports, reports)
-    registry.register_value(PendingRetrier, PendingRetrier(service, clock))
+    registry.register_value(PendingRetrier, PendingRetrier(recovery, clock))

@@ -9,6 +9,7 @@ and gives up before the token expires. 401/403/404 are final: the token is gone 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,11 @@ from typing import Final
 
 import hikari
 
-from castbot_hikari.apply.ports import Clock, Delivery, Metrics, ReplyHandle, Sleep
+from castbot_hikari.apply import render
+from castbot_hikari.apply.model import ApplyOutcome, Delivery, Progress, ReplyHandle
+from castbot_hikari.core import metrics as names
+from castbot_hikari.core.clock import Clock, Sleep
+from castbot_hikari.core.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +91,7 @@ class FollowupSender:
         attempt = 0
         while True:
             if self._clock.monotonic() >= deadline:
-                self._metrics.incr("followup.failed")
+                self._metrics.incr(names.FOLLOWUP_FAILED)
                 return Delivery(False, attempt, "interaction token expired before the result was ready")
             attempt += 1
             try:
@@ -95,19 +100,21 @@ class FollowupSender:
                 reason = describe_failure(exc)
                 delay = self._delay(attempt)
                 if not is_transient(exc) or attempt >= self._max_attempts:
-                    self._metrics.incr("followup.failed")
+                    self._metrics.incr(names.FOLLOWUP_FAILED)
                     return Delivery(False, attempt, reason)
                 if self._clock.monotonic() + delay >= deadline:
-                    self._metrics.incr("followup.failed")
+                    self._metrics.incr(names.FOLLOWUP_FAILED)
                     return Delivery(False, attempt, f"{reason}; no token life left to retry")
-                self._metrics.incr("followup.retry")
+                self._metrics.incr(names.FOLLOWUP_RETRY)
                 logger.warning(
                     "follow-up failed (%s), backing off for %.2fs and retrying. Retries remaining: %s",
-                    reason, delay, self._max_attempts - attempt,
-                )  # fmt: skip
+                    reason,
+                    delay,
+                    self._max_attempts - attempt,
+                )
                 await self._sleep(delay)
             else:
-                self._metrics.incr("followup.delivered")
+                self._metrics.incr(names.FOLLOWUP_DELIVERED)
                 return Delivery(True, attempt)
 
 
@@ -125,10 +132,10 @@ class HikariResponder:
         self._progress: asyncio.Task[None] | None = None
         self._finished = False
 
-    def show_progress(self, text: str) -> None:
-        """Start replacing the loading message with ``text`` (one attempt, failures only logged)."""
+    def show_progress(self, step: Progress) -> None:
+        """Start replacing the loading message with ``step`` (one attempt, failures only logged)."""
         if self._progress is None and not self._finished:
-            self._progress = asyncio.create_task(self._edit_once(text), name="apply-progress")
+            self._progress = asyncio.create_task(self._edit_once(render.progress(step)), name="apply-progress")
 
     async def _edit_once(self, text: str) -> None:
         try:
@@ -141,12 +148,15 @@ class HikariResponder:
             text, mentions_everyone=False, user_mentions=False, role_mentions=False
         )
 
-    async def show_result(self, text: str) -> Delivery:
+    async def show_result(self, outcome: ApplyOutcome) -> Delivery:
         """Replace the response with the result, with retries (see ``FollowupSender``)."""
         self._finished = True
         if self._progress is not None:
             await self._progress
-        delivery = await self._sender.deliver(lambda: self._edit(text), deadline=self._deadline)
+        text = render.apply_outcome(outcome)
+        delivery = dataclasses.replace(
+            await self._sender.deliver(lambda: self._edit(text), deadline=self._deadline), text=text
+        )
         if delivery.delivered:
             logger.info("result delivered interaction=%s attempts=%d", self._interaction.id, delivery.attempts)
         return delivery
@@ -158,13 +168,17 @@ class HikariLateReplier:
     def __init__(self, rest: hikari.api.RESTClient) -> None:
         self._rest = rest
 
-    async def reply(self, handle: ReplyHandle, text: str) -> bool:
-        """Replace the response with ``text``; ``False`` when the token is gone or Discord refused."""
+    async def reply(self, handle: ReplyHandle, outcome: ApplyOutcome) -> bool:
+        """Show the result of ``outcome``; ``False`` when the token is gone or Discord refused."""
         try:
             await self._rest.edit_interaction_response(
-                handle.application_id, handle.token, text, mentions_everyone=False, user_mentions=False,
+                handle.application_id,
+                handle.token,
+                render.apply_outcome(outcome),
+                mentions_everyone=False,
+                user_mentions=False,
                 role_mentions=False,
-            )  # fmt: skip
+            )
         except hikari.HTTPError as exc:
             logger.info("late reply not delivered reason=%s", describe_failure(exc))
             return False

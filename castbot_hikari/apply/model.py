@@ -1,4 +1,8 @@
-"""Plain domain values: application configs, applicants, applications and apply outcomes."""
+"""The apply flow's values: who applies, the channel they get, reservations, outcomes and admin alerts.
+
+No hikari, no I/O, no user-facing text: ``render`` (applicants) and ``notices`` (admins) turn these values
+into messages.
+"""
 
 from __future__ import annotations
 
@@ -6,52 +10,20 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
+from castbot_hikari.castbot.config import ApplicationConfig
 from castbot_hikari.core import naming, permissions
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, RoleId, UserId
 
-DEFAULT_CHANNEL_FORMAT: Final = "📝%name%-app"
 
-
-def _snowflake(value: object) -> int | None:
-    """Read an optional snowflake stored as a string (CastBot) or int; anything else is ``None``."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class ApplicationConfig:
-    """An Apply button's configuration, read from CastBot's ``applicationConfigs``."""
+@dataclass(frozen=True, slots=True, order=True)
+class ApplyKey:
+    """The identity of an application: one per (guild, user, config)."""
 
     guild_id: GuildId
+    user_id: UserId
     config_id: ConfigId
-    button_text: str
-    channel_format: str
-    category_id: ChannelId | None
-    production_role: RoleId | None
-    stage: str
-
-    @classmethod
-    def from_castbot(cls, guild_id: GuildId, config_id: ConfigId, raw: Mapping[str, Any]) -> ApplicationConfig:
-        """Build a config from its CastBot JSON object, tolerating missing or odd fields."""
-        category = _snowflake(raw.get("categoryId"))
-        role = _snowflake(raw.get("productionRole"))
-        fmt = raw.get("channelFormat")
-        return cls(
-            guild_id=guild_id,
-            config_id=config_id,
-            button_text=str(raw.get("buttonText") or "Apply"),
-            channel_format=fmt if isinstance(fmt, str) and fmt.strip() else DEFAULT_CHANNEL_FORMAT,
-            category_id=ChannelId(category) if category is not None else None,
-            production_role=RoleId(role) if role is not None else None,
-            stage=str(raw.get("stage") or "active"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +34,11 @@ class Applicant:
     username: str
     display_name: str
     avatar_url: str | None
+
+    @classmethod
+    def unknown(cls, user_id: UserId) -> Applicant:
+        """Return an applicant known only by id (a reservation written without the clicker's names)."""
+        return cls(user_id, str(user_id), str(user_id), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +59,7 @@ def channel_spec(config: ApplicationConfig, applicant: Applicant, bot_user_id: U
         guild_id=config.guild_id,
         name=naming.channel_name(config.channel_format, applicant.display_name, applicant.user_id),
         category_id=config.category_id,
-        topic=f"Application of {applicant.display_name[:100]} for {config.button_text[:80]} {marker}",
+        topic=f"Application of {applicant.display_name[:100]} for {config.title[:80]} {marker}",
         overwrites=permissions.application_overwrites(
             config.guild_id, applicant.user_id, bot_user_id, config.production_role
         ),
@@ -91,24 +68,26 @@ def channel_spec(config: ApplicationConfig, applicant: Applicant, bot_user_id: U
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
-    """The welcome message posted in a new application channel."""
+    """The welcome message posted in a new application channel: who it is for, and whom it pings."""
 
-    content: str
-    mention_users: tuple[UserId, ...]
-    mention_roles: tuple[RoleId, ...]
+    applicant: UserId
+    title: str
+    production_role: RoleId | None
+
+    @property
+    def mention_users(self) -> tuple[UserId, ...]:
+        """Return the users the welcome pings (the applicant only)."""
+        return (self.applicant,)
+
+    @property
+    def mention_roles(self) -> tuple[RoleId, ...]:
+        """Return the roles the welcome pings (the production role, if any)."""
+        return (self.production_role,) if self.production_role is not None else ()
 
 
 def welcome(config: ApplicationConfig, applicant: Applicant) -> Welcome:
     """Return the welcome message for a new application channel."""
-    lines = [
-        f"👋 Welcome <@{applicant.user_id}>! This is your private application channel for **{config.button_text}**.",
-        "Only you, the production team and the bot can see it. Answer here when you are ready.",
-    ]
-    roles: tuple[RoleId, ...] = ()
-    if config.production_role is not None:
-        lines.append(f"<@&{config.production_role}> a new application has arrived.")
-        roles = (config.production_role,)
-    return Welcome("\n".join(lines), (applicant.user_id,), roles)
+    return Welcome(applicant.user_id, config.title, config.production_role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +120,11 @@ class Application:
         }
         return cls(config.guild_id, channel_id, applicant.user_id, config.config_id, extra)
 
+    @property
+    def key(self) -> ApplyKey:
+        """Return the application's identity."""
+        return ApplyKey(self.guild_id, self.user_id, self.config_id)
+
     def to_castbot(self) -> dict[str, Any]:
         """Return the CastBot JSON object, keeping every extra field as it came."""
         return {
@@ -149,6 +133,48 @@ class Application:
             "channelId": str(self.channel_id),
             "configId": self.config_id,
         }
+
+
+class PendingState(enum.Enum):
+    """How far an unfinished apply got; persisted so a crash can be recovered."""
+
+    RESERVED = "reserved"
+    CHANNEL_CREATED = "channel_created"
+    WELCOMED = "welcomed"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyHandle:
+    """What it takes to edit an applicant's ephemeral response later: kept with the reservation so a
+    restart can still tell them the result while the interaction token lives (15 minutes)."""
+
+    application_id: int
+    token: str = field(repr=False)  # a secret: never in logs
+    expires_at_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A reservation: an apply that started and has not been recorded or released yet."""
+
+    key: ApplyKey
+    state: PendingState
+    reserved_at_ms: int
+    owner: str
+    channel_id: ChannelId | None = None
+    applicant: Applicant | None = None
+    reply: ReplyHandle | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Won:
+    """A reservation won; ``previous`` is the stale (or own, finished) reservation it took over, if any."""
+
+    previous: Pending | None = None
+
+
+Reservation = Won | Pending | Application
+"""What ``reserve`` returns: ``Won``, or the live reservation or recorded application that holds the key."""
 
 
 class Rejection(enum.Enum):
@@ -172,6 +198,12 @@ class Failure(enum.Enum):
     STORAGE = "storage"
     TIMED_OUT = "timed_out"
     UNEXPECTED = "unexpected"
+
+
+ADMIN_FIXABLE: frozenset[Failure] = frozenset(
+    {Failure.MISSING_PERMISSIONS, Failure.CATEGORY_MISSING, Failure.CATEGORY_FULL, Failure.GUILD_FULL}
+)
+"""Failures of the server's setup: the admins are told at once (the others only when they repeat)."""
 
 
 class OutcomeKind(enum.Enum):
@@ -213,3 +245,138 @@ class ApplyOutcome:
         """Return a short dotted name for logs and metrics, e.g. ``rejected.already_applied``."""
         reason = self.rejection or self.failure
         return f"{self.kind.value}.{reason.value}" if reason else self.kind.value
+
+
+class Progress(enum.Enum):
+    """A step the applicant is shown while their apply runs."""
+
+    CREATING = "creating"
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """One click on an Apply button, as the glue hands it over after the defer."""
+
+    key: ApplyKey
+    applicant: Applicant
+    received_at: float
+    ack_ms: float
+    reply: ReplyHandle | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Whether a result reached the applicant, after how many attempts, and why not.
+
+    Attributes:
+        text: What the applicant was to be shown (kept for the admins when it was not delivered).
+    """
+
+    delivered: bool
+    attempts: int
+    reason: str | None = None
+    text: str = ""
+
+
+# ---- admin alerts: what the server's admins must be told (``notices`` words them) -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetupFailure:
+    """An apply failed because of the server's setup (missing permissions, category gone or full...)."""
+
+    key: ApplyKey
+    outcome: ApplyOutcome
+    category_id: ChannelId | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleMissing:
+    """The production role of a config was deleted: channels are created without it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatedFailures:
+    """Applies keep failing for reasons the admins cannot fix one by one."""
+
+    count: int
+    window_s: float
+    last: ApplyOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryOverflow:
+    """A category is full; new application channels go to ``target``."""
+
+    full: ChannelId
+    target: ChannelId
+
+
+@dataclass(frozen=True, slots=True)
+class ResultUndelivered:
+    """A result the applicant could not be shown."""
+
+    key: ApplyKey
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """An interrupted apply was finished or released after a restart."""
+
+    key: ApplyKey
+    outcome: ApplyOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class Prewritten:
+    """A notice whose words an earlier version wrote into the outbox."""
+
+    text: str
+
+
+Alert = SetupFailure | RoleMissing | RepeatedFailures | CategoryOverflow | ResultUndelivered | Recovered | Prewritten
+
+
+def alert_topic(alert: Alert) -> str | None:
+    """Return the topic that keeps a storm of the same alert quiet (``None``: always sent)."""
+    match alert:
+        case SetupFailure(outcome=outcome):
+            return outcome.failure.value if outcome.failure else None
+        case RoleMissing():
+            return "role_missing"
+        case RepeatedFailures():
+            return "repeated"
+        case CategoryOverflow(full=full, target=target):
+            return f"overflow:{full}:{target}"
+        case ResultUndelivered(key=key):
+            return f"undelivered:{key.user_id}:{key.config_id}"
+        case Recovered() | Prewritten():
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """An admin notice waiting in the outbox: written with the change it reports, sent after it.
+
+    Attributes:
+        reply: When set, the applicant's token still may live: they are told ``alert.outcome`` too.
+    """
+
+    notice_id: str
+    guild_id: GuildId
+    alert: Recovered | Prewritten
+    reply: ReplyHandle | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Undelivered:
+    """A result that could not be shown to the applicant; kept for the server's admins."""
+
+    reference: str
+    key: ApplyKey
+    outcome: str
+    message: str
+    at_ms: int
+    reason: str

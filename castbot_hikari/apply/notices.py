@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from castbot_hikari.apply.model import ApplyOutcome, Failure, OutcomeKind, Rejection
-from castbot_hikari.apply.ports import ApplyKey
-from castbot_hikari.core.ids import ChannelId
+from typing import assert_never
+
+from castbot_hikari.apply.model import (
+    Alert,
+    ApplyOutcome,
+    CategoryOverflow,
+    Failure,
+    OutcomeKind,
+    Prewritten,
+    Recovered,
+    Rejection,
+    RepeatedFailures,
+    ResultUndelivered,
+    RoleMissing,
+    SetupFailure,
+)
 from castbot_hikari.core.permissions import BOT_REQUIRED, describe
-
-
-def failure(key: ApplyKey, outcome: ApplyOutcome, category: ChannelId | None) -> str | None:
-    """Return the notice for a failure the admins must fix, or ``None`` if it needs nothing from them."""
-    where = f"<#{category}>" if category is not None else "the server"
-    ref = f" (reference `{outcome.reference}`)"
-    match outcome.failure:
-        case Failure.MISSING_PERMISSIONS:
-            return (
-                f"⚠️ <@{key.user_id}> could not get an application channel: I am missing permissions in {where}. "
-                f"I need {describe(BOT_REQUIRED)} there.{ref}"
-            )
-        case Failure.CATEGORY_MISSING:
-            return f"⚠️ The applications category of an Apply button no longer exists; applicants are refused until " \
-                   f"it is set again (`/apps edit`).{ref}"  # fmt: skip
-        case Failure.CATEGORY_FULL:
-            return f"⚠️ {where} and its overflow categories are full; applicants are refused.{ref}"
-        case Failure.GUILD_FULL:
-            return f"⚠️ This server has reached Discord's limit of 500 channels; applicants are refused.{ref}"
-        case _:
-            return None
-
 
 ROLE_MISSING = (
     "⚠️ The production role of an Apply button no longer exists, so new application channels are created "
@@ -35,33 +26,62 @@ ROLE_MISSING = (
 )
 
 
-def repeated(count: int, window_s: float, last: ApplyOutcome) -> str:
-    """Return the notice that applies keep failing for reasons the admins cannot fix one by one."""
-    return (
-        f"⚠️ {count} applications failed in the last {round(window_s / 60)} minutes (latest: {last.label}, "
-        f"reference `{last.reference}`). Applicants were told to try again; if it goes on, check the bot's logs."
-    )
+def render(alert: Alert) -> str:
+    """Return the words of an admin alert."""
+    match alert:
+        case SetupFailure():
+            return _setup_failure(alert)
+        case RoleMissing():
+            return ROLE_MISSING
+        case RepeatedFailures(count=count, window_s=window_s, last=last):
+            return (
+                f"⚠️ {count} applications failed in the last {round(window_s / 60)} minutes (latest: {last.label}, "
+                f"reference `{last.reference}`). Applicants were told to try again; if it goes on, check the bot's "
+                "logs."
+            )
+        case CategoryOverflow(full=full, target=target):
+            return (
+                f"📁 <#{full}> is full (Discord allows 50 channels per category). "
+                f"New application channels go to <#{target}>."
+            )
+        case ResultUndelivered(key=key, text=text, reason=reason):
+            return f"📨 I could not show <@{key.user_id}> the result of their application ({reason}). It was:\n> {text}"
+        case Recovered(key=key, outcome=outcome):
+            return _recovered(key.user_id, outcome)
+        case Prewritten(text=text):
+            return text
+        case _:
+            assert_never(alert)
 
 
-def overflow(full: ChannelId, target: ChannelId) -> str:
-    """Return the notice that a category is full and channels now go to an overflow category."""
-    return (
-        f"📁 <#{full}> is full (Discord allows 50 channels per category). New application channels go to <#{target}>."
-    )
+def _setup_failure(alert: SetupFailure) -> str:
+    where = f"<#{alert.category_id}>" if alert.category_id is not None else "the server"
+    ref = f" (reference `{alert.outcome.reference}`)"
+    match alert.outcome.failure:
+        case Failure.MISSING_PERMISSIONS:
+            return (
+                f"⚠️ <@{alert.key.user_id}> could not get an application channel: I am missing permissions in "
+                f"{where}. I need {describe(BOT_REQUIRED)} there.{ref}"
+            )
+        case Failure.CATEGORY_MISSING:
+            return (
+                "⚠️ The applications category of an Apply button no longer exists; applicants are refused until "
+                f"it is set again (`/apps edit`).{ref}"
+            )
+        case Failure.CATEGORY_FULL:
+            return f"⚠️ {where} and its overflow categories are full; applicants are refused.{ref}"
+        case Failure.GUILD_FULL:
+            return f"⚠️ This server has reached Discord's limit of 500 channels; applicants are refused.{ref}"
+        case _:
+            return f"⚠️ <@{alert.key.user_id}> could not get an application channel ({alert.outcome.label}).{ref}"
 
 
-def undelivered(key: ApplyKey, text: str, reason: str) -> str:
-    """Return the notice of a result the applicant could not be shown."""
-    return f"📨 I could not show <@{key.user_id}> the result of their application ({reason}). It was:\n> {text}"
-
-
-def recovered(key: ApplyKey, outcome: ApplyOutcome) -> str:
-    """Return the notice of an apply finished or released after a restart."""
+def _recovered(user_id: int, outcome: ApplyOutcome) -> str:
     if outcome.kind is OutcomeKind.CREATED:
-        return f"🔧 After a restart I finished the application of <@{key.user_id}>: <#{outcome.channel_id}>."
+        return f"🔧 After a restart I finished the application of <@{user_id}>: <#{outcome.channel_id}>."
     if outcome.rejection is Rejection.INTERRUPTED:
         return (
-            f"🔧 The application of <@{key.user_id}> was interrupted by a restart before its channel was created; "
+            f"🔧 The application of <@{user_id}> was interrupted by a restart before its channel was created; "
             "they need to click Apply again."
         )
-    return f"🔧 An interrupted application of <@{key.user_id}> ended as: {outcome.label}."
+    return f"🔧 An interrupted application of <@{user_id}> ended as: {outcome.label}."

@@ -1,78 +1,28 @@
-"""Protocols the services depend on; adapters implement them (hikari REST, JSON file, clocks)."""
+"""Protocols the apply flow depends on; adapters implement them (JSON file, hikari REST, admin notices)."""
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
-from castbot_hikari.apply.model import Applicant, Application, ApplicationConfig, ChannelSpec, Welcome
+from castbot_hikari.apply.model import (
+    Alert,
+    Applicant,
+    Application,
+    ApplyKey,
+    ApplyOutcome,
+    ChannelSpec,
+    Delivery,
+    OutboxItem,
+    Pending,
+    Progress,
+    ReplyHandle,
+    Reservation,
+    Undelivered,
+    Welcome,
+)
+from castbot_hikari.castbot.config import ApplicationConfig
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId
 from castbot_hikari.core.permissions import Permission
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class ApplyKey:
-    """The identity of an application: one per (guild, user, config)."""
-
-    guild_id: GuildId
-    user_id: UserId
-    config_id: ConfigId
-
-
-class PendingState(enum.Enum):
-    """How far an unfinished apply got; persisted so a crash can be recovered."""
-
-    RESERVED = "reserved"
-    CHANNEL_CREATED = "channel_created"
-    WELCOMED = "welcomed"
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyHandle:
-    """What it takes to edit an applicant's ephemeral response later: kept with the reservation so a
-    restart can still tell them the result while the interaction token lives (15 minutes)."""
-
-    application_id: int
-    token: str = field(repr=False)  # a secret: never in logs
-    expires_at_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A reservation: an apply that started and has not been recorded or released yet."""
-
-    key: ApplyKey
-    state: PendingState
-    reserved_at_ms: int
-    owner: str
-    channel_id: ChannelId | None = None
-    applicant: Applicant | None = None
-    reply: ReplyHandle | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Undelivered:
-    """A result that could not be shown to the applicant; kept for the server's admins."""
-
-    reference: str
-    key: ApplyKey
-    outcome: str
-    message: str
-    at_ms: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """An admin notice waiting in the outbox: written with the change it reports, sent after it."""
-
-    notice_id: str
-    guild_id: GuildId
-    text: str
-    reply: ReplyHandle | None = None
-    reply_text: str | None = None
 
 
 class ApplicationRepository(Protocol):
@@ -101,12 +51,12 @@ class ApplicationRepository(Protocol):
         stale_after_ms: int,
         applicant: Applicant | None = None,
         reply: ReplyHandle | None = None,
-    ) -> Pending | Application | None:
-        """Reserve ``key``: ``None`` when won, else the live reservation or the recorded application.
+    ) -> Reservation:
+        """Reserve ``key``: ``Won``, else the live reservation or the recorded application that holds it.
 
         A reservation older than ``stale_after_ms`` (its process died) or made by ``owner`` itself (the
-        caller holds the owner's in-process lock, so that reservation's apply is over) is taken over,
-        which also returns ``None``; callers read ``get_pending`` first to learn what it had done.
+        caller holds the owner's in-process lock, so that reservation's apply is over) is taken over:
+        ``Won.previous`` then tells what it had done.
         """
         ...
 
@@ -126,15 +76,15 @@ class ApplicationRepository(Protocol):
         """Return unfinished applies (of one guild, or all), oldest first."""
         ...
 
-    async def commit(self, application: Application, *, notice: Notice | None = None) -> None:
+    async def commit(self, application: Application, *, notice: OutboxItem | None = None) -> None:
         """Record the application and drop its reservation (and queue ``notice``), atomically."""
         ...
 
-    async def release(self, key: ApplyKey, *, notice: Notice | None = None) -> None:
+    async def release(self, key: ApplyKey, *, notice: OutboxItem | None = None) -> None:
         """Drop a reservation without recording anything (and queue ``notice``), atomically."""
         ...
 
-    async def list_outbox(self) -> list[Notice]:
+    async def list_outbox(self) -> list[OutboxItem]:
         """Return admin notices not sent yet."""
         ...
 
@@ -180,7 +130,7 @@ class DiscordOps(Protocol):
         ...
 
     async def send_welcome(self, channel_id: ChannelId, welcome: Welcome) -> None:
-        """Post the welcome message, pinging only the users and roles it names."""
+        """Post the welcome message, pinging only the applicant and the production role."""
         ...
 
     async def delete_channel(self, channel_id: ChannelId) -> None:
@@ -197,23 +147,14 @@ class DiscordOps(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Whether a message reached the applicant, after how many attempts, and why not."""
-
-    delivered: bool
-    attempts: int
-    reason: str | None = None
-
-
 class Responder(Protocol):
     """The applicant's ephemeral response to one click (after the defer)."""
 
-    def show_progress(self, text: str) -> None:
+    def show_progress(self, step: Progress) -> None:
         """Replace the loading message with a progress line; best effort, never blocks the apply."""
         ...
 
-    async def show_result(self, text: str) -> Delivery:
+    async def show_result(self, outcome: ApplyOutcome) -> Delivery:
         """Replace the response with the final result, retrying within the token's life."""
         ...
 
@@ -221,47 +162,17 @@ class Responder(Protocol):
 class LateReplier(Protocol):
     """Edits an applicant's ephemeral response from a stored ``ReplyHandle`` (after a restart)."""
 
-    async def reply(self, handle: ReplyHandle, text: str) -> bool:
-        """Replace the response with ``text``; return whether it worked."""
+    async def reply(self, handle: ReplyHandle, outcome: ApplyOutcome) -> bool:
+        """Replace the response with the result of ``outcome``; return whether it worked."""
         ...
 
 
 class AdminNotifier(Protocol):
     """Tells a server's admins what they must know, in the notify channel they chose."""
 
-    async def notify(self, guild_id: GuildId, text: str, *, topic: str | None = None) -> bool:
-        """Post ``text``; return whether it was posted.
+    async def notify(self, guild_id: GuildId, alert: Alert) -> bool:
+        """Tell the admins ``alert`` (mentions never ping); return whether it was posted.
 
-        Args:
-            guild_id: The server whose admins are told.
-            text: The message (mentions in it never ping).
-            topic: Notices with the same topic are sent at most once per quiet period (storms stay quiet).
+        Alerts with the same ``alert_topic`` are sent at most once per quiet period (storms stay quiet).
         """
         ...
-
-
-class Clock(Protocol):
-    """Time, injectable so tests never sleep."""
-
-    def now_ms(self) -> int:
-        """Return wall-clock Unix time in milliseconds."""
-        ...
-
-    def monotonic(self) -> float:
-        """Return a monotonic time in seconds."""
-        ...
-
-
-class Metrics(Protocol):
-    """Counters and timings with dotted names, e.g. ``apply.created``."""
-
-    def incr(self, name: str, value: int = 1) -> None:
-        """Add ``value`` to a counter."""
-        ...
-
-    def observe(self, name: str, ms: float) -> None:
-        """Record a duration in milliseconds."""
-        ...
-
-
-Sleep = Callable[[float], Awaitable[None]]

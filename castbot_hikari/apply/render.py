@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from typing import Final, assert_never
 
-from castbot_hikari.apply.model import ApplyOutcome, Failure, OutcomeKind, Rejection
+from castbot_hikari.apply.model import ApplyOutcome, Failure, OutcomeKind, Progress, Rejection, Welcome
 
 PROGRESS_CREATING: Final = "Creating your application channel… ⏳"
 DM_NOT_SUPPORTED: Final = "Apply buttons work only inside a server."
 BROKEN_BUTTON: Final = "❌ This Apply button is damaged. Ask the server's admins to post a new one."
+
+
+def progress(step: Progress) -> str:
+    """Return the progress line shown while an apply runs."""
+    match step:
+        case Progress.CREATING:
+            return PROGRESS_CREATING
+        case _:
+            assert_never(step)
+
+
+def welcome(message: Welcome) -> str:
+    """Return the welcome posted in a new application channel."""
+    lines = [
+        f"👋 Welcome <@{message.applicant}>! This is your private application channel for **{message.title}**.",
+        "Only you, the production team and the bot can see it. Answer here when you are ready.",
+    ]
+    if message.production_role is not None:
+        lines.append(f"<@&{message.production_role}> a new application has arrived.")
+    return "\n".join(lines)
 
 
 def _rejection(reason: Rejection, outcome: ApplyOutcome) -> str:

@@ -9,6 +9,9 @@ Order matters and is the whole point of this module:
 5. the channel, then its id persisted, then the welcome, then the record (reservation dropped with it).
 Any failure after the reservation either compensates (release; delete a channel that cannot be
 recorded) or leaves state that the next click or the start-up reconciliation can finish.
+
+``ApplyTimeline`` holds these steps; ``ApplicationService`` runs them for a click and delivers the result;
+``recovery.Recovery`` runs them for a reservation an earlier process left behind.
 """
 
 from __future__ import annotations
@@ -19,48 +22,46 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Final
 
-from castbot_hikari.apply import notices, render
+from castbot_hikari.apply.alerts import Alerts
 from castbot_hikari.apply.model import (
     Applicant,
     Application,
-    ApplicationConfig,
+    ApplyKey,
     ApplyOutcome,
+    CategoryOverflow,
     ChannelSpec,
+    Click,
     Failure,
+    OutboxItem,
+    Pending,
+    PendingState,
+    Progress,
+    Recovered,
     Rejection,
+    ReplyHandle,
+    ResultUndelivered,
+    RoleMissing,
+    Undelivered,
+    Won,
     channel_spec,
     welcome,
 )
-from castbot_hikari.apply.ports import (
-    AdminNotifier,
-    ApplicationRepository,
-    ApplyKey,
-    Clock,
-    DiscordOps,
-    LateReplier,
-    Metrics,
-    Notice,
-    Pending,
-    PendingState,
-    ReplyHandle,
-    Responder,
-    Undelivered,
-)
+from castbot_hikari.apply.ports import ApplicationRepository, DiscordOps, Responder
+from castbot_hikari.castbot.config import ApplicationConfig
+from castbot_hikari.core import metrics as names
 from castbot_hikari.core import naming
+from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind, StorageError
 from castbot_hikari.core.ids import ChannelId, GuildId
 from castbot_hikari.core.locks import KeyedLocks
+from castbot_hikari.core.metrics import Metrics
 from castbot_hikari.core.permissions import OverwriteTarget, describe
 
 logger = logging.getLogger(__name__)
 
 CLEANUP_LIMIT: Final = 30.0
-TOKEN_SAFETY_S: Final = 30.0
-REPEAT_COUNT: Final = 3
-REPEAT_WINDOW_S: Final = 600.0
 _FAILURE_OF: Final = {
     DiscordErrorKind.MISSING_PERMISSIONS: Failure.MISSING_PERMISSIONS,
     DiscordErrorKind.NOT_FOUND: Failure.CATEGORY_MISSING,
@@ -71,6 +72,7 @@ _FAILURE_OF: Final = {
     DiscordErrorKind.UNAVAILABLE: Failure.DISCORD_UNAVAILABLE,
     DiscordErrorKind.BAD_REQUEST: Failure.UNEXPECTED,
 }
+Steps = Callable[[Progress], None]
 
 
 def new_reference() -> str:
@@ -78,33 +80,24 @@ def new_reference() -> str:
     return secrets.token_hex(4)
 
 
-@dataclass(frozen=True, slots=True)
-class Click:
-    """One click on an Apply button, as the glue hands it over after the defer."""
-
-    key: ApplyKey
-    applicant: Applicant
-    received_at: float
-    ack_ms: float
-    reply: ReplyHandle | None = None
+def no_progress(step: Progress) -> None:
+    """Show nothing (recovery has no applicant watching)."""
+    del step
 
 
-class ApplicationService:
-    """Run the apply workflow and deliver its result.
+class ApplyTimeline:
+    """The steps of one apply, shared by a click and by the recovery of an interrupted apply.
 
     Args:
         repo: Configs, applications and reservations.
         discord: The Discord calls of the workflow.
+        alerts: Tells the admins what they must know.
         locks: In-process per-identity locks.
-        metrics: Where counters and timings go.
+        metrics: Where counters go.
         clock: Time source.
         owner: This process's name in reservations (``host:pid:random``).
-        notifier: Tells each server's admins what they must fix; without one, notices are only logged.
-        replier: Answers applicants from a stored reply handle after a restart (optional).
         time_limit: Seconds after which an apply is stopped with a clear message.
         permission_backoff_s: Seconds to fail fast in a guild after Discord said the bot lacks permissions.
-        max_concurrent: Applies doing their work at once; more clicks wait (deferred, "thinking…") for a
-            slot. On one event loop this keeps a click storm's background work from starving the acks.
     """
 
     def __init__(
@@ -112,152 +105,30 @@ class ApplicationService:
         repo: ApplicationRepository,
         discord: DiscordOps,
         *,
+        alerts: Alerts,
         locks: KeyedLocks,
         metrics: Metrics,
         clock: Clock,
         owner: str,
-        notifier: AdminNotifier | None = None,
-        replier: LateReplier | None = None,
         time_limit: float = 600.0,
         permission_backoff_s: float = 60.0,
-        max_concurrent: int = 20,
     ) -> None:
-        self._repo = repo
+        self.repo = repo
+        self.owner = owner
         self._discord = discord
+        self._alerts = alerts
         self._locks = locks
         self._metrics = metrics
         self._clock = clock
-        self._owner = owner
-        self._notifier = notifier
-        self._replier = replier
         self._time_limit = time_limit
         self._permission_backoff_s = permission_backoff_s
         # Guilds where the bot just got "missing permissions": until then, fail fast instead of sending
         # more requests Discord will refuse (403s count towards its invalid-request ban).
         self._blocked_until: dict[GuildId, float] = {}
-        self._slots = asyncio.Semaphore(max_concurrent)
-        self._recent_failures: dict[GuildId, list[float]] = {}
         # A reservation older than the time limit (plus cleanup) belongs to a process that died.
-        self._stale_after_ms = int((time_limit + CLEANUP_LIMIT) * 1000) + 60_000
-        self._running = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self.stale_after_ms = int((time_limit + CLEANUP_LIMIT) * 1000) + 60_000
 
-    async def drain(self, seconds: float) -> bool:
-        """Wait up to ``seconds`` for running applies to finish; return whether they did."""
-        try:
-            async with asyncio.timeout(seconds):
-                await self._idle.wait()
-        except TimeoutError:
-            return False
-        return True
-
-    async def handle_click(self, click: Click, responder: Responder) -> ApplyOutcome:
-        """Apply, then show the result; keep it for the admins if the applicant cannot be reached."""
-        self._metrics.incr("apply.clicks")
-        self._running += 1
-        self._idle.clear()
-        try:
-            async with self._slots:
-                outcome = await self.apply(click.key, click.applicant, responder.show_progress, reply=click.reply)
-            text = render.apply_outcome(outcome)
-            delivery = await responder.show_result(text)
-        finally:
-            self._running -= 1
-            if not self._running:
-                self._idle.set()
-        total_ms = (self._clock.monotonic() - click.received_at) * 1000
-        self._metrics.incr(f"apply.{outcome.label}")
-        self._metrics.observe("apply.result_ms", total_ms)
-        self._metrics.observe("apply.ack_ms", click.ack_ms)
-        logger.info(
-            "apply guild=%s user=%s config=%s outcome=%s ack_ms=%.1f total_ms=%.1f delivered=%s ref=%s",
-            click.key.guild_id, click.key.user_id, click.key.config_id, outcome.label, click.ack_ms,
-            total_ms, delivery.delivered, outcome.reference or "-",
-        )  # fmt: skip
-        await self._tell_admins(click.key, outcome)
-        if not delivery.delivered:
-            await self._keep_undelivered(click.key, outcome, text, delivery.reason)
-        return outcome
-
-    async def apply(
-        self, key: ApplyKey, applicant: Applicant, progress: Callable[[str], None], *, reply: ReplyHandle | None = None
-    ) -> ApplyOutcome:
-        """Run the workflow for one click; never raises for expected or Discord/storage failures.
-
-        ``reply`` is kept with the reservation so that, after a crash, the applicant still gets the result.
-        """
-        return await self._guarded(key, applicant, lambda: self._apply(key, applicant, progress, reply))
-
-    async def resume(self, pending: Pending, *, create_missing: bool = True, announce: bool = False) -> ApplyOutcome:
-        """Finish an interrupted apply: adopt its channel if it exists, else create it or release it.
-
-        Args:
-            pending: The reservation left by an apply that did not finish.
-            create_missing: Create the channel when none exists (an admin's retry); ``False`` releases
-                the reservation instead (start-up: the applicant is told to click again).
-            announce: Queue a notice for the admins in the same write that settles the reservation, so a
-                crash can never settle it silently (``flush_outbox`` sends it).
-        """
-        applicant = pending.applicant or Applicant(
-            pending.key.user_id, str(pending.key.user_id), str(pending.key.user_id), None
-        )
-        return await self._guarded(
-            pending.key, applicant, lambda: self._resume(pending, applicant, create_missing, announce)
-        )
-
-    async def list_pending(self, guild_id: GuildId | None = None) -> list[Pending]:
-        """Return applies that did not finish (reserved, or with a channel but no record)."""
-        return await self._repo.list_pending(guild_id)
-
-    async def reconcile(self) -> list[tuple[Pending, ApplyOutcome]]:
-        """At start-up, finish or release every apply an earlier process left unfinished, and tell the admins.
-
-        The JSON store has one owning process, so every reservation not made by this process is from a
-        process that is gone. The applicant's interaction token is not kept (it is a secret), so the
-        notify channel gets the result. Notices go through the outbox: at least once, even across crashes.
-        """
-        await self.flush_outbox()
-        results: list[tuple[Pending, ApplyOutcome]] = []
-        for pending in await self._repo.list_pending():
-            if pending.owner == self._owner:
-                continue
-            outcome = await self.resume(pending, create_missing=False, announce=True)
-            logger.info("reconciled key=%s state=%s outcome=%s", pending.key, pending.state.value, outcome.label)
-            self._metrics.incr(f"reconcile.{outcome.label}")
-            results.append((pending, outcome))
-        await self.flush_outbox()
-        return results
-
-    async def flush_outbox(self) -> int:
-        """Send queued admin notices (each is dropped after its attempt); return how many were sent."""
-        sent = 0
-        for notice in await self._repo.list_outbox():
-            await self._reply_late(notice)
-            await self._notify(notice.guild_id, notice.text)
-            try:
-                await self._repo.drop_notice(notice.notice_id)
-            except StorageError as exc:
-                logger.error("could not drop sent notice id=%s error=%s", notice.notice_id, exc)
-                break
-            sent += 1
-        return sent
-
-    async def _reply_late(self, notice: Notice) -> None:
-        """Tell the applicant the result of an apply a restart interrupted, if their token still lives."""
-        handle, text = notice.reply, notice.reply_text
-        if handle is None or text is None or self._replier is None:
-            return
-        if self._clock.now_ms() >= handle.expires_at_ms - int(TOKEN_SAFETY_S * 1000):
-            return  # too late: the admins' notice is all that is left
-        try:
-            delivered = await self._replier.reply(handle, text)
-        except Exception:  # best effort: the admins are told either way
-            logger.exception("late reply failed notice=%s", notice.notice_id)
-            return
-        self._metrics.incr("reconcile.replied" if delivered else "reconcile.reply_failed")
-
-    async def _guarded(
+    async def guarded(
         self, key: ApplyKey, applicant: Applicant, work: Callable[[], Awaitable[ApplyOutcome]]
     ) -> ApplyOutcome:
         """Run ``work`` under the identity's lock and the time limit; turn failures into outcomes."""
@@ -284,65 +155,70 @@ class ApplicationService:
                 logger.exception("apply failed unexpectedly key=%s ref=%s", key, reference)
                 return ApplyOutcome.failed(Failure.UNEXPECTED, reference, type(exc).__name__)
 
-    async def _apply(
-        self, key: ApplyKey, applicant: Applicant, progress: Callable[[str], None], reply: ReplyHandle | None
+    async def apply(
+        self, key: ApplyKey, applicant: Applicant, progress: Steps, reply: ReplyHandle | None
     ) -> ApplyOutcome:
-        config = await self._repo.get_config(key.guild_id, key.config_id)
+        """Check, reserve and settle one click (call under ``guarded``)."""
+        config = await self.repo.get_config(key.guild_id, key.config_id)
         if config is None:
             return ApplyOutcome.rejected(Rejection.CONFIG_NOT_FOUND)
-        if config.stage == "closed":
+        if not config.is_open:
             return ApplyOutcome.rejected(Rejection.CLOSED)
         if (open_channel := await self._existing_channel(key)) is not None:
             return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, open_channel)
-        previous = await self._repo.get_pending(key)
-        held = await self._repo.reserve(key, owner=self._owner, now_ms=self._clock.now_ms(),
-                                        stale_after_ms=self._stale_after_ms, applicant=applicant,
-                                        reply=reply)  # fmt: skip
+        held = await self.repo.reserve(
+            key,
+            owner=self.owner,
+            now_ms=self._clock.now_ms(),
+            stale_after_ms=self.stale_after_ms,
+            applicant=applicant,
+            reply=reply,
+        )
         if isinstance(held, Application):  # another process recorded it since we looked
             return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, held.channel_id)
         if isinstance(held, Pending):
             return ApplyOutcome.rejected(Rejection.IN_PROGRESS)
+        return await self.settle(key, config, applicant, held, progress=progress)
+
+    async def settle(
+        self,
+        key: ApplyKey,
+        config: ApplicationConfig,
+        applicant: Applicant,
+        held: Won | Pending,
+        *,
+        progress: Steps = no_progress,
+        create: bool = True,
+        recovering: Pending | None = None,
+    ) -> ApplyOutcome:
+        """Finish a reserved apply: adopt what an earlier attempt created, or create the channel.
+
+        Args:
+            key: The apply's identity (its reservation is held).
+            config: Its config.
+            applicant: Who applies.
+            held: The reservation won, or the interrupted reservation being recovered.
+            progress: Shows the applicant a step.
+            create: Create the channel when none exists; ``False`` releases the reservation instead.
+            recovering: Set when this settles an interrupted apply: the admins (and, while their token
+                lives, the applicant) are told in the same write that settles the reservation.
+        """
+        previous = held.previous if isinstance(held, Won) else held
         spec = channel_spec(config, applicant, self._discord.bot_user_id)
         if previous is not None and (adopted := await self._adoptable(key, previous)) is not None:
-            return await self._finish(
-                config, applicant, adopted, spec.name, welcomed=previous.state is PendingState.WELCOMED
-            )
-        progress(render.PROGRESS_CREATING)
+            welcomed = previous.state is PendingState.WELCOMED
+            return await self._finish(config, applicant, adopted, spec.name, welcomed=welcomed, recovering=recovering)
+        if not create:
+            return await self.release(key, ApplyOutcome.rejected(Rejection.INTERRUPTED), recovering)
+        progress(Progress.CREATING)
         channel_id = await self._create_reserved(key, spec)
         await self._persist_channel(key, channel_id)
-        return await self._finish(config, applicant, channel_id, spec.name, welcomed=False)
+        return await self._finish(config, applicant, channel_id, spec.name, welcomed=False, recovering=recovering)
 
-    async def _resume(
-        self, pending: Pending, applicant: Applicant, create_missing: bool, announce: bool
-    ) -> ApplyOutcome:
-        key = pending.key
-
-        def notice(outcome: ApplyOutcome) -> Notice | None:
-            if not announce:
-                return None
-            text = notices.recovered(key, outcome)
-            return Notice(new_reference(), key.guild_id, text, pending.reply, render.apply_outcome(outcome))
-
-        if (recorded := await self._repo.find_application(key)) is not None:
-            outcome = ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, recorded.channel_id)
-            await self._repo.release(key, notice=notice(outcome))
-            return outcome
-        config = await self._repo.get_config(key.guild_id, key.config_id)
-        if config is None:
-            outcome = ApplyOutcome.rejected(Rejection.CONFIG_NOT_FOUND)
-            await self._repo.release(key, notice=notice(outcome))
-            return outcome
-        spec = channel_spec(config, applicant, self._discord.bot_user_id)
-        if (adopted := await self._adoptable(key, pending)) is not None:
-            welcomed = pending.state is PendingState.WELCOMED
-            return await self._finish(config, applicant, adopted, spec.name, welcomed=welcomed, notice=notice)
-        if not create_missing:
-            outcome = ApplyOutcome.rejected(Rejection.INTERRUPTED)
-            await self._repo.release(key, notice=notice(outcome))
-            return outcome
-        channel_id = await self._create_reserved(key, spec)
-        await self._persist_channel(key, channel_id)
-        return await self._finish(config, applicant, channel_id, spec.name, welcomed=False, notice=notice)
+    async def release(self, key: ApplyKey, outcome: ApplyOutcome, recovering: Pending | None) -> ApplyOutcome:
+        """Drop ``key``'s reservation, telling the admins when it was an interrupted apply; return ``outcome``."""
+        await self.repo.release(key, notice=_recovered(key, outcome, recovering))
+        return outcome
 
     async def _finish(
         self,
@@ -352,30 +228,32 @@ class ApplicationService:
         name: str,
         *,
         welcomed: bool,
-        notice: Callable[[ApplyOutcome], Notice | None] | None = None,
+        recovering: Pending | None,
     ) -> ApplyOutcome:
         """Welcome (unless done before a crash) and record an application whose channel exists."""
         if not welcomed:
             await self._welcome(config, applicant, channel_id)
         outcome = ApplyOutcome.created(channel_id)
-        if notice is None:
-            await self._record(config, applicant, channel_id, name)
-        else:  # if the record cannot be saved, the undo reports the apply as interrupted instead
-            interrupted = notice(ApplyOutcome.rejected(Rejection.INTERRUPTED))
-            await self._record(config, applicant, channel_id, name, notice(outcome), undo_notice=interrupted)
+        application = Application.new(config, applicant, channel_id, name, self._clock.now_ms())
+        try:
+            await self.repo.commit(application, notice=_recovered(application.key, outcome, recovering))
+        except StorageError:
+            interrupted = ApplyOutcome.rejected(Rejection.INTERRUPTED)
+            await self._undo_channel(application.key, channel_id, _recovered(application.key, interrupted, recovering))
+            raise
         return outcome
 
     async def _existing_channel(self, key: ApplyKey) -> ChannelId | None:
         """Return the channel of a live application; drop a record whose channel was deleted."""
-        existing = await self._repo.find_application(key)
+        existing = await self.repo.find_application(key)
         if existing is None:
             return None
         if await self._discord.channel_exists(existing.channel_id):
-            self._metrics.incr("apply.duplicates_prevented")
+            self._metrics.incr(names.DUPLICATES_PREVENTED)
             return existing.channel_id
         logger.info("removing orphan application key=%s channel=%s", key, existing.channel_id)
-        self._metrics.incr("apply.orphans_removed")
-        await self._repo.remove_application(key.guild_id, existing.channel_id)
+        self._metrics.incr(names.ORPHANS_REMOVED)
+        await self.repo.remove_application(key.guild_id, existing.channel_id)
         return None
 
     async def _adoptable(self, key: ApplyKey, previous: Pending) -> ChannelId | None:
@@ -396,7 +274,7 @@ class ApplicationService:
     async def _create_channel(self, key: ApplyKey, spec: ChannelSpec) -> ChannelId:
         blocked_until = self._blocked_until.get(key.guild_id, 0.0)
         if self._clock.monotonic() < blocked_until:
-            self._metrics.incr("apply.permission_fast_fail")
+            self._metrics.incr(names.PERMISSION_FAST_FAIL)
             raise DiscordError(DiscordErrorKind.MISSING_PERMISSIONS, "recently refused for missing permissions")
         if lacking := await self._discord.missing_permissions(spec.guild_id, spec.category_id):
             self._blocked_until[key.guild_id] = self._clock.monotonic() + self._permission_backoff_s
@@ -417,12 +295,11 @@ class ApplicationService:
                 return await self._discord.create_channel(neutral)
             case DiscordErrorKind.CATEGORY_FULL if spec.category_id is not None:
                 target = await self._discord.overflow_category(spec.guild_id, spec.category_id)
-                self._metrics.incr("apply.category_overflow")
-                await self._notify(key.guild_id, notices.overflow(spec.category_id, target),
-                                   topic=f"overflow:{spec.category_id}:{target}")  # fmt: skip
+                self._metrics.incr(names.CATEGORY_OVERFLOW)
+                await self._alerts.send(key.guild_id, CategoryOverflow(spec.category_id, target))
                 return await self._discord.create_channel(dataclasses.replace(spec, category_id=target))
             case DiscordErrorKind.ROLE_MISSING:  # the production role was deleted: create without it
-                await self._notify(key.guild_id, notices.ROLE_MISSING, topic="role_missing")
+                await self._alerts.send(key.guild_id, RoleMissing())
                 without = tuple(
                     o for o in spec.overwrites if o.target is not OverwriteTarget.ROLE or o.target_id == spec.guild_id
                 )
@@ -440,7 +317,7 @@ class ApplicationService:
 
     async def _persist_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
         try:
-            await self._repo.mark_channel(key, channel_id)
+            await self.repo.mark_channel(key, channel_id)
         except StorageError:
             await self._undo_channel(key, channel_id)
             raise
@@ -449,30 +326,12 @@ class ApplicationService:
         try:
             await self._discord.send_welcome(channel_id, welcome(config, applicant))
         except DiscordError as exc:  # the channel stands and is recorded; the admins can greet by hand
-            self._metrics.incr("apply.welcome_failed")
+            self._metrics.incr(names.WELCOME_FAILED)
             logger.warning("welcome message failed channel=%s error=%s", channel_id, exc)
             return
-        await self._repo.mark_welcomed(ApplyKey(config.guild_id, applicant.user_id, config.config_id))
+        await self.repo.mark_welcomed(ApplyKey(config.guild_id, applicant.user_id, config.config_id))
 
-    async def _record(
-        self,
-        config: ApplicationConfig,
-        applicant: Applicant,
-        channel_id: ChannelId,
-        name: str,
-        notice: Notice | None = None,
-        *,
-        undo_notice: Notice | None = None,
-    ) -> None:
-        application = Application.new(config, applicant, channel_id, name, self._clock.now_ms())
-        try:
-            await self._repo.commit(application, notice=notice)
-        except StorageError:
-            key = ApplyKey(config.guild_id, applicant.user_id, config.config_id)
-            await self._undo_channel(key, channel_id, undo_notice)
-            raise
-
-    async def _undo_channel(self, key: ApplyKey, channel_id: ChannelId, notice: Notice | None = None) -> None:
+    async def _undo_channel(self, key: ApplyKey, channel_id: ChannelId, notice: OutboxItem | None = None) -> None:
         """Delete a channel that cannot be recorded, so a retry starts clean instead of duplicating."""
         try:
             await self._discord.delete_channel(channel_id)
@@ -480,9 +339,9 @@ class ApplicationService:
             logger.error("could not delete unrecorded channel key=%s channel=%s error=%s", key, channel_id, exc)
         await self._release_quietly(key, notice)
 
-    async def _release_quietly(self, key: ApplyKey, notice: Notice | None = None) -> None:
+    async def _release_quietly(self, key: ApplyKey, notice: OutboxItem | None = None) -> None:
         try:
-            await self._repo.release(key, notice=notice)
+            await self.repo.release(key, notice=notice)
         except StorageError as exc:
             # Memory still matches the disk; this process takes its own reservation over on the next click.
             logger.error("could not release reservation key=%s error=%s", key, exc)
@@ -491,56 +350,118 @@ class ApplicationService:
         """Finish or undo a timed-out apply so the applicant is never left with a half-made state."""
         try:
             async with asyncio.timeout(CLEANUP_LIMIT):
-                if (recorded := await self._repo.find_application(key)) is not None:
+                if (recorded := await self.repo.find_application(key)) is not None:
                     return ApplyOutcome.created(recorded.channel_id)
-                pending = await self._repo.get_pending(key)
-                config = await self._repo.get_config(key.guild_id, key.config_id)
+                pending = await self.repo.get_pending(key)
+                config = await self.repo.get_config(key.guild_id, key.config_id)
                 if pending is not None and config is not None:
-                    channel = await self._adoptable(key, pending)
-                    if channel is not None:
-                        await self._record(config, applicant, channel, "")
-                        return ApplyOutcome.created(channel)
-                    await self._repo.release(key)
+                    settled = await self.settle(key, config, applicant, pending, create=False)
+                    if settled.channel_id is not None:
+                        return settled
         except (TimeoutError, DiscordError, StorageError) as exc:
             logger.error("cleanup after timeout failed key=%s ref=%s error=%s", key, reference, exc)
         return ApplyOutcome.failed(Failure.TIMED_OUT, reference)
 
+
+def _recovered(key: ApplyKey, outcome: ApplyOutcome, recovering: Pending | None) -> OutboxItem | None:
+    """Return the outbox notice of an interrupted apply's end (``None`` when not recovering one)."""
+    if recovering is None:
+        return None
+    return OutboxItem(new_reference(), key.guild_id, Recovered(key, outcome), recovering.reply)
+
+
+class ApplicationService:
+    """Run the apply workflow for clicks and deliver each result.
+
+    Args:
+        timeline: The steps of an apply.
+        alerts: Tells the admins about failures and undelivered results.
+        metrics: Where counters and timings go.
+        clock: Time source.
+        max_concurrent: Applies doing their work at once; more clicks wait (deferred, "thinking…") for a
+            slot. On one event loop this keeps a click storm's background work from starving the acks.
+    """
+
+    def __init__(
+        self, timeline: ApplyTimeline, *, alerts: Alerts, metrics: Metrics, clock: Clock, max_concurrent: int = 20
+    ) -> None:
+        self._timeline = timeline
+        self._alerts = alerts
+        self._metrics = metrics
+        self._clock = clock
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for running applies to finish; return whether they did."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def handle_click(self, click: Click, responder: Responder) -> ApplyOutcome:
+        """Apply, then show the result; keep it for the admins if the applicant cannot be reached."""
+        self._metrics.incr(names.APPLY_CLICKS)
+        self._running += 1
+        self._idle.clear()
+        try:
+            async with self._slots:
+                outcome = await self.apply(click.key, click.applicant, responder.show_progress, reply=click.reply)
+            delivery = await responder.show_result(outcome)
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
+        total_ms = (self._clock.monotonic() - click.received_at) * 1000
+        self._metrics.incr(names.APPLY_OUTCOME + outcome.label)
+        self._metrics.observe(names.APPLY_RESULT_MS, total_ms)
+        self._metrics.observe(names.APPLY_ACK_MS, click.ack_ms)
+        logger.info(
+            "apply guild=%s user=%s config=%s outcome=%s ack_ms=%.1f total_ms=%.1f delivered=%s ref=%s",
+            click.key.guild_id,
+            click.key.user_id,
+            click.key.config_id,
+            outcome.label,
+            click.ack_ms,
+            total_ms,
+            delivery.delivered,
+            outcome.reference or "-",
+        )
+        await self._alerts.after_apply(click.key, outcome)
+        if not delivery.delivered:
+            await self._keep_undelivered(click.key, outcome, delivery.text, delivery.reason)
+        return outcome
+
+    async def apply(
+        self, key: ApplyKey, applicant: Applicant, progress: Steps = no_progress, *, reply: ReplyHandle | None = None
+    ) -> ApplyOutcome:
+        """Run the workflow for one click; never raises for expected or Discord/storage failures.
+
+        ``reply`` is kept with the reservation so that, after a crash, the applicant still gets the result.
+        """
+        timeline = self._timeline
+        return await timeline.guarded(key, applicant, lambda: timeline.apply(key, applicant, progress, reply))
+
     async def _keep_undelivered(self, key: ApplyKey, outcome: ApplyOutcome, text: str, reason: str | None) -> None:
         reference = outcome.reference or new_reference()
-        self._metrics.incr("followup.given_up")
+        reason = reason or "unknown reason"
+        self._metrics.incr(names.FOLLOWUP_GIVEN_UP)
         logger.warning(
             "result not delivered guild=%s user=%s config=%s outcome=%s reason=%s ref=%s",
-            key.guild_id, key.user_id, key.config_id, outcome.label, reason, reference,
-        )  # fmt: skip
-        item = Undelivered(reference, key, outcome.label, text, self._clock.now_ms(), reason or "unknown")
+            key.guild_id,
+            key.user_id,
+            key.config_id,
+            outcome.label,
+            reason,
+            reference,
+        )
+        item = Undelivered(reference, key, outcome.label, text, self._clock.now_ms(), reason)
         try:
-            await self._repo.record_undelivered(item)
+            await self._timeline.repo.record_undelivered(item)
         except StorageError as exc:
             logger.error("could not keep undelivered result ref=%s error=%s", reference, exc)
-        await self._notify(key.guild_id, notices.undelivered(key, text, reason or "unknown reason"),
-                           topic=f"undelivered:{key.user_id}:{key.config_id}")  # fmt: skip
-
-    async def _tell_admins(self, key: ApplyKey, outcome: ApplyOutcome) -> None:
-        if outcome.failure is None:
-            return
-        config = await self._repo.get_config(key.guild_id, key.config_id)
-        text = notices.failure(key, outcome, config.category_id if config else None)
-        if text is not None:
-            await self._notify(key.guild_id, text, topic=outcome.failure.value)
-            return
-        # Failures the admins cannot fix one by one (Discord down, disk trouble, bugs) are reported when
-        # they repeat: REPEAT_COUNT within REPEAT_WINDOW_S in one server.
-        now = self._clock.monotonic()
-        recent = [t for t in self._recent_failures.get(key.guild_id, []) if now - t < REPEAT_WINDOW_S] + [now]
-        self._recent_failures[key.guild_id] = recent
-        if len(recent) >= REPEAT_COUNT:
-            await self._notify(key.guild_id, notices.repeated(len(recent), REPEAT_WINDOW_S, outcome), topic="repeated")
-
-    async def _notify(self, guild_id: GuildId, text: str, *, topic: str | None = None) -> None:
-        if self._notifier is None:
-            logger.warning("admin notice guild=%s: %s", guild_id, text)
-            return
-        try:
-            await self._notifier.notify(guild_id, text, topic=topic)
-        except Exception:  # a notice must never break an apply
-            logger.exception("admin notice failed guild=%s", guild_id)
+        await self._alerts.send(key.guild_id, ResultUndelivered(key, text, reason))

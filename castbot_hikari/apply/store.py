@@ -1,30 +1,43 @@
-"""The application repository over CastBot's ``playerData.json`` (see ``journal`` for durability).
+"""The apply flow's repository over CastBot's ``playerData.json`` (see ``castbot.document``).
 
-The file keeps CastBot's shape: guild ids at the top level, ``applicationConfigs`` and ``applications``
-(keyed by channel id) inside each guild, and every key this bot does not know left as it is. This bot's
-own bookkeeping (reservations, undelivered results) lives under one top-level key, ``_castbotHikari``.
+Applications are kept where CastBot keeps them (``<guildId>.applications.<channelId>``); reservations,
+the outbox and undelivered results under ``_castbotHikari``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, cast
 
-from castbot_hikari.apply.model import Applicant, Application, ApplicationConfig
-from castbot_hikari.apply.ports import ApplyKey, Notice, Pending, PendingState, ReplyHandle, Undelivered
+from castbot_hikari.apply.model import (
+    Applicant,
+    Application,
+    ApplyKey,
+    ApplyOutcome,
+    Failure,
+    OutboxItem,
+    OutcomeKind,
+    Pending,
+    PendingState,
+    Prewritten,
+    Recovered,
+    Rejection,
+    ReplyHandle,
+    Reservation,
+    Undelivered,
+    Won,
+)
+from castbot_hikari.castbot import document as castbot_doc
+from castbot_hikari.castbot.config import ApplicationConfig, id_str
+from castbot_hikari.castbot.document import APPLICATIONS, CONFIGS, META, as_object
 from castbot_hikari.castbot.journal import JournaledDocument, Offload, Op, del_op, in_thread, set_op
-from castbot_hikari.core.errors import CorruptDataError
-from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId
+from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId, parse_snowflake
 
 logger = logging.getLogger(__name__)
-
-DATA_FILE: Final = "playerData.json"
-META: Final = "_castbotHikari"
-SCHEMA_VERSION: Final = 1
-_IDENTITY_FIELDS: Final = ("userId", "channelId", "configId")
+_IDENTITY_FIELDS = ("userId", "channelId", "configId")
 
 
 def _key_str(key: ApplyKey) -> str:
@@ -42,19 +55,62 @@ def _reply_from_json(raw: object) -> ReplyHandle | None:
     return ReplyHandle(int(entry["applicationId"]), str(entry["token"]), int(entry.get("expiresAt", 0)))
 
 
-def _outbox_ops(notice: Notice | None) -> list[Op]:
-    if notice is None:
+def _outcome_to_json(outcome: ApplyOutcome) -> dict[str, Any]:
+    return {
+        "kind": outcome.kind.value,
+        "channelId": id_str(outcome.channel_id),
+        "rejection": outcome.rejection.value if outcome.rejection else None,
+        "failure": outcome.failure.value if outcome.failure else None,
+        "reference": outcome.reference,
+    }
+
+
+def _outcome_from_json(raw: object) -> ApplyOutcome | None:
+    entry = as_object(raw)
+    try:
+        kind = OutcomeKind(entry.get("kind"))
+        rejection = Rejection(entry["rejection"]) if entry.get("rejection") else None
+        failure = Failure(entry["failure"]) if entry.get("failure") else None
+    except ValueError:
+        return None
+    channel = parse_snowflake(entry.get("channelId"))
+    reference = entry.get("reference")
+    return ApplyOutcome(
+        kind,
+        ChannelId(channel) if channel is not None else None,
+        rejection,
+        failure,
+        reference if isinstance(reference, str) else None,
+    )
+
+
+def _outbox_ops(item: OutboxItem | None) -> list[Op]:
+    if item is None:
         return []
-    value: dict[str, Any] = {"guildId": str(notice.guild_id), "text": notice.text, "at": time.time_ns() // 1_000_000}
-    if notice.reply is not None and notice.reply_text is not None:
-        value["reply"] = _reply_to_json(notice.reply)
-        value["replyText"] = notice.reply_text
-    return [set_op(META, "outbox", notice.notice_id, value=value)]
+    value: dict[str, Any] = {"guildId": str(item.guild_id), "at": time.time_ns() // 1_000_000}
+    alert = item.alert
+    if isinstance(alert, Recovered):
+        key = alert.key
+        value["recovered"] = {
+            "userId": str(key.user_id),
+            "configId": key.config_id,
+            "outcome": _outcome_to_json(alert.outcome),
+        }
+    else:
+        value["text"] = alert.text
+    if item.reply is not None:
+        value["reply"] = _reply_to_json(item.reply)
+    return [set_op(META, "outbox", item.notice_id, value=value)]
 
 
-def as_object(value: object) -> dict[str, Any]:
-    """Return ``value`` if it is a JSON object, else an empty one (hand-edited files can hold anything)."""
-    return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
+def _outbox_item(notice_id: str, entry: dict[str, Any]) -> OutboxItem:
+    guild_id = GuildId(int(entry["guildId"]))
+    recovered = as_object(entry.get("recovered"))
+    outcome = _outcome_from_json(recovered.get("outcome"))
+    if outcome is None:  # written by an earlier version, which kept the words only
+        return OutboxItem(notice_id, guild_id, Prewritten(str(entry.get("text", ""))))
+    key = ApplyKey(guild_id, UserId(int(recovered["userId"])), ConfigId(str(recovered["configId"])))
+    return OutboxItem(notice_id, guild_id, Recovered(key, outcome), _reply_from_json(entry.get("reply")))
 
 
 class JsonApplicationRepository:
@@ -73,18 +129,7 @@ class JsonApplicationRepository:
             CorruptDataError: The file is unreadable, not CastBot data, or from a newer schema; the file
                 is left untouched.
         """
-        data_dir.mkdir(parents=True, exist_ok=True)
-        document = JournaledDocument.open(
-            data_dir / DATA_FILE,
-            empty={META: {"schemaVersion": SCHEMA_VERSION}},
-            fsync=fsync,
-            compact_every=compact_every,
-            offload=offload,
-        )
-        version = as_object(document.doc.get(META)).get("schemaVersion", SCHEMA_VERSION)
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise CorruptDataError(f"{document.files.path} was written by a newer castbot-hikari (schema {version!r})")
-        return cls(document)
+        return cls(castbot_doc.open_document(data_dir, fsync=fsync, compact_every=compact_every, offload=offload))
 
     @property
     def document(self) -> JournaledDocument:
@@ -96,20 +141,20 @@ class JsonApplicationRepository:
         await self._doc.close()
 
     def _guild(self, guild_id: GuildId) -> dict[str, Any]:
-        return as_object(self._doc.doc.get(str(guild_id)))
+        return castbot_doc.guild(self._doc, guild_id)
 
     def _meta(self, section: str) -> dict[str, Any]:
-        return as_object(as_object(self._doc.doc.get(META)).get(section))
+        return castbot_doc.meta(self._doc, section)
 
     async def get_config(self, guild_id: GuildId, config_id: ConfigId) -> ApplicationConfig | None:
         """Return a config of this guild only, or ``None``."""
-        raw = as_object(self._guild(guild_id).get("applicationConfigs")).get(config_id)
+        raw = as_object(self._guild(guild_id).get(CONFIGS)).get(config_id)
         if not isinstance(raw, dict):
             return None
-        return ApplicationConfig.from_castbot(guild_id, config_id, cast("Mapping[str, Any]", raw))
+        return ApplicationConfig.from_castbot(guild_id, config_id, cast("dict[str, Any]", raw))
 
     def _applications(self, guild_id: GuildId) -> Iterator[tuple[str, dict[str, Any]]]:
-        for channel_id, raw in as_object(self._guild(guild_id).get("applications")).items():
+        for channel_id, raw in as_object(self._guild(guild_id).get(APPLICATIONS)).items():
             if isinstance(raw, dict):
                 yield channel_id, cast("dict[str, Any]", raw)
 
@@ -160,8 +205,8 @@ class JsonApplicationRepository:
         stale_after_ms: int,
         applicant: Applicant | None = None,
         reply: ReplyHandle | None = None,
-    ) -> Pending | Application | None:
-        """Reserve ``key``: ``None`` when won, else the live reservation or recorded application.
+    ) -> Reservation:
+        """Reserve ``key``: ``Won``, else the live reservation or recorded application.
 
         The check and the in-memory set happen without an ``await`` between them, so on one event loop
         the reservation is an atomic check-and-set; the method returns once it is durable.
@@ -190,7 +235,7 @@ class JsonApplicationRepository:
         if reply is not None:  # lets a restart still answer the applicant while the token lives
             entry["reply"] = _reply_to_json(reply)
         await self._doc.change([set_op(META, "pending", _key_str(key), value=entry)])
-        return None
+        return Won(held)
 
     async def mark_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
         """Record that the reservation's channel exists."""
@@ -206,30 +251,22 @@ class JsonApplicationRepository:
         """Record that the welcome message was posted."""
         await self._doc.change([set_op(META, "pending", _key_str(key), "state", value=PendingState.WELCOMED.value)])
 
-    async def commit(self, application: Application, *, notice: Notice | None = None) -> None:
+    async def commit(self, application: Application, *, notice: OutboxItem | None = None) -> None:
         """Record the application and drop its reservation (and queue ``notice``) in one journal entry."""
-        key = ApplyKey(application.guild_id, application.user_id, application.config_id)
-        record = set_op(str(application.guild_id), "applications", str(application.channel_id),
+        key = application.key
+        record = set_op(str(application.guild_id), APPLICATIONS, str(application.channel_id),
                         value=application.to_castbot())  # fmt: skip
         await self._doc.change([record, del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
 
-    async def release(self, key: ApplyKey, *, notice: Notice | None = None) -> None:
+    async def release(self, key: ApplyKey, *, notice: OutboxItem | None = None) -> None:
         """Drop a reservation (and queue ``notice``) in one journal entry."""
         await self._doc.change([del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
 
-    async def list_outbox(self) -> list[Notice]:
+    async def list_outbox(self) -> list[OutboxItem]:
         """Return admin notices (and late replies) not sent yet, oldest first."""
-        outbox = self._meta("outbox")
-        notices: list[tuple[int, Notice]] = []
-        for notice_id, raw in outbox.items():
-            entry = as_object(raw)
-            reply_text = entry.get("replyText")
-            notice = Notice(
-                notice_id, GuildId(int(entry["guildId"])), str(entry["text"]), _reply_from_json(entry.get("reply")),
-                reply_text if isinstance(reply_text, str) else None,
-            )  # fmt: skip
-            notices.append((int(entry.get("at", 0)), notice))
-        return [notice for _, notice in sorted(notices, key=lambda item: item[0])]
+        entries = [(notice_id, as_object(raw)) for notice_id, raw in self._meta("outbox").items()]
+        entries.sort(key=lambda item: int(item[1].get("at", 0)))
+        return [_outbox_item(notice_id, entry) for notice_id, entry in entries]
 
     async def drop_notice(self, notice_id: str) -> None:
         """Remove a sent notice."""
@@ -237,7 +274,7 @@ class JsonApplicationRepository:
 
     async def remove_application(self, guild_id: GuildId, channel_id: ChannelId) -> None:
         """Forget an application whose channel no longer exists."""
-        await self._doc.change([del_op(str(guild_id), "applications", str(channel_id))])
+        await self._doc.change([del_op(str(guild_id), APPLICATIONS, str(channel_id))])
 
     async def record_undelivered(self, item: Undelivered) -> None:
         """Keep a result the applicant never saw."""

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, cast
 
 import orjson
-from dotenv import dotenv_values
 
-from castbot_hikari.apply.store import DATA_FILE, META, SCHEMA_VERSION
-
-_CONFIG_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,90}")
+from castbot_hikari.castbot.document import DATA_FILE, META, SCHEMA_VERSION
+from castbot_hikari.core.ids import parse_config_id
 
 
 class ImportRefusedError(Exception):
@@ -55,18 +51,6 @@ class ImportSummary:
     def applications(self) -> int:
         """Return the number of applications over all servers."""
         return sum(g.applications for g in self.guilds)
-
-
-def configured_data_dir(environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")) -> Path:
-    """Return ``CASTBOT_DATA_DIR`` as the bot reads it (environment, then ``.env``), or ``./data``.
-
-    The import needs no token, so it cannot use ``Settings.from_env`` (which requires one).
-    """
-    values: dict[str, str] = {}
-    if env_file.is_file():
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ if environ is None else environ)
-    return Path(values.get("CASTBOT_DATA_DIR", "").strip() or "data")
 
 
 def _object(value: object) -> dict[str, Any] | None:
@@ -117,7 +101,7 @@ def check(raw: bytes, source: str) -> ImportSummary:
         warnings.extend(
             f"server {key}: config id {config_id!r} cannot be used by Apply buttons (unexpected characters)"
             for config_id in configs
-            if not _CONFIG_ID.fullmatch(config_id)
+            if parse_config_id(config_id) is None
         )
         guilds.append(GuildSummary(key, len(configs), len(applications)))
     if not guilds:

@@ -1,8 +1,24 @@
-"""The real clock (the ``Clock`` port)."""
+"""Time, injectable so tests never sleep: the ``Clock`` port, the real clock and the ``Sleep`` type."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Clock(Protocol):
+    """Wall-clock and monotonic time."""
+
+    def now_ms(self) -> int:
+        """Return wall-clock Unix time in milliseconds."""
+        ...
+
+    def monotonic(self) -> float:
+        """Return a monotonic time in seconds."""
+        ...
 
 
 class SystemClock:

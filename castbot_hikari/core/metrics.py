@@ -1,4 +1,8 @@
-"""In-memory counters and timings (the ``Metrics`` port), readable by admins and benchmarks."""
+"""Counters and timings: the ``Metrics`` port, an in-memory implementation, and every metric name.
+
+Names are dotted (``apply.created``) and defined here once, so the code that counts and the reports
+that read (``/apps stats``, benchmarks) can never drift apart.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,41 @@ import collections
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final, Protocol
+
+APPLY_CLICKS: Final = "apply.clicks"
+APPLY_OUTCOME: Final = "apply."
+"""Prefix of the outcome counters: ``apply.<outcome label>``, e.g. ``apply.rejected.in_progress``."""
+APPLY_REJECTED: Final = "apply.rejected."
+APPLY_FAILED: Final = "apply.failed."
+APPLY_CREATED: Final = "apply.created"
+APPLY_ACK_MS: Final = "apply.ack_ms"
+APPLY_RESULT_MS: Final = "apply.result_ms"
+DUPLICATES_PREVENTED: Final = "apply.duplicates_prevented"
+ORPHANS_REMOVED: Final = "apply.orphans_removed"
+PERMISSION_FAST_FAIL: Final = "apply.permission_fast_fail"
+CATEGORY_OVERFLOW: Final = "apply.category_overflow"
+WELCOME_FAILED: Final = "apply.welcome_failed"
+RECONCILED: Final = "reconcile."
+"""Prefix of start-up reconciliation outcomes: ``reconcile.<outcome label>``."""
+LATE_REPLIED: Final = "reconcile.replied"
+LATE_REPLY_FAILED: Final = "reconcile.reply_failed"
+FOLLOWUP_RETRY: Final = "followup.retry"
+FOLLOWUP_DELIVERED: Final = "followup.delivered"
+FOLLOWUP_FAILED: Final = "followup.failed"
+FOLLOWUP_GIVEN_UP: Final = "followup.given_up"
+
+
+class Metrics(Protocol):
+    """Counters and timings with dotted names (see the constants of this module)."""
+
+    def incr(self, name: str, value: int = 1) -> None:
+        """Add ``value`` to a counter."""
+        ...
+
+    def observe(self, name: str, ms: float) -> None:
+        """Record a duration in milliseconds."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,13 @@ import re
 import unicodedata
 from typing import Final
 
-from castbot_hikari.core.ids import ConfigId, UserId
+from castbot_hikari.core.ids import CONFIG_ID_CHARS, ConfigId, UserId
 
 NAME_PLACEHOLDER: Final = "%name%"
 MAX_CLEAN_NAME: Final = 90
 MAX_CHANNEL_NAME: Final = 100
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
-_MARKER = re.compile(r"\[castbot-app:(\d+):([A-Za-z0-9_-]{1,90})\]")
+_MARKER = re.compile(rf"\[castbot-app:(\d+):({CONFIG_ID_CHARS})\]")
 
 
 def clean_name(display_name: str) -> str:

@@ -7,8 +7,9 @@ from castbot_hikari.admin import components as admin_components
 from castbot_hikari.admin import custom_ids as admin_ids
 from castbot_hikari.admin import render as admin_render
 from castbot_hikari.admin.custom_ids import Kind
-from castbot_hikari.admin.model import ACTIVE, CLOSED, ButtonStyle, ConfigChanges, Refusal
+from castbot_hikari.admin.model import ConfigChanges, Refusal
 from castbot_hikari.admin.service import AdminService
+from castbot_hikari.castbot.config import ACTIVE, CLOSED, ButtonStyle
 from castbot_hikari.core.ids import ChannelId, ConfigId, RoleId
 from extensions.apps._common import (
     Caller,

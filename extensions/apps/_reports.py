@@ -12,7 +12,7 @@ from castbot_hikari.admin.custom_ids import Kind
 from castbot_hikari.admin.model import Refusal
 from castbot_hikari.admin.reports import AdminReports, PendingRetrier, RetryRun
 from castbot_hikari.apply.followups import TOKEN_LIFE_MS, TOKEN_SAFETY_S
-from castbot_hikari.apply.ports import Clock
+from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.ids import snowflake_time_ms
 from extensions.apps._common import (
     Caller,

@@ -8,17 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from castbot_hikari.admin.model import Card, MessageId
-from castbot_hikari.admin.ports import CategoryUse, ChannelInfo, ChannelKind
+from castbot_hikari.admin.model import Card, CategoryUse, ChannelInfo, ChannelKind
 from castbot_hikari.admin.service import AdminService
 from castbot_hikari.admin.setup import Named, SetupSessions
 from castbot_hikari.admin.store import JsonConfigRepository, JsonGuildSettings
-from castbot_hikari.apply.model import ApplyOutcome, Rejection
-from castbot_hikari.apply.ports import Pending
+from castbot_hikari.apply.model import ApplyOutcome, Pending, Rejection
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.core.access import ALL
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind
-from castbot_hikari.core.ids import ChannelId, GuildId, RoleId, UserId
+from castbot_hikari.core.ids import ChannelId, GuildId, MessageId, RoleId, UserId
 from tests.apply.fakes import GUILD, OTHER_GUILD, FakeClock
 
 ADMIN = UserId(123456789012345678)

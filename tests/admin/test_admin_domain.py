@@ -12,11 +12,12 @@ from castbot_hikari.admin import custom_ids as admin_ids
 from castbot_hikari.admin import model as admin
 from castbot_hikari.admin import render as admin_render
 from castbot_hikari.admin.custom_ids import AdminId, Kind, SetupPart
-from castbot_hikari.admin.model import AppsConfig, ButtonStyle, Reason, Refusal
+from castbot_hikari.admin.model import Reason, Refusal
 from castbot_hikari.admin.service import ConfigRow
 from castbot_hikari.admin.store import JsonConfigRepository
 from castbot_hikari.apply import custom_ids
 from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.config import ApplicationConfig, ButtonStyle
 from castbot_hikari.core.access import ALL, Grant, effective_permissions
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId
 from castbot_hikari.core.permissions import Permission
@@ -68,7 +69,7 @@ def test_an_accepted_format_always_yields_a_valid_channel_name(raw: str) -> None
 
 
 def test_a_castbot_config_reads_with_odd_fields() -> None:
-    config = AppsConfig.from_castbot(
+    config = ApplicationConfig.from_castbot(
         GuildId(1),
         ConfigId("config_1_2"),
         {"seasonName": "S14", "buttonStyle": "weird", "categoryId": 5, "productionRole": None, "createdAt": "x"},
@@ -157,7 +158,9 @@ def test_every_refusal_has_a_sentence() -> None:
 def test_a_long_list_stays_within_discords_2000_characters() -> None:
     rows = [
         ConfigRow(
-            AppsConfig.from_castbot(GUILD, ConfigId(f"config_{n}_1"), {"buttonText": "T" * 80, "categoryId": "5"}),
+            ApplicationConfig.from_castbot(
+                GUILD, ConfigId(f"config_{n}_1"), {"buttonText": "T" * 80, "categoryId": "5"}
+            ),
             n,
             None,
         )
@@ -173,7 +176,7 @@ async def test_config_store_creates_updates_and_deletes_in_castbot_shape(
     repo: JsonApplicationRepository, data_dir: Path
 ) -> None:
     configs = JsonConfigRepository(repo.document)
-    new = AppsConfig.from_castbot(GUILD, ConfigId("config_9_9"), {"buttonText": "New", "categoryId": "77"})
+    new = ApplicationConfig.from_castbot(GUILD, ConfigId("config_9_9"), {"buttonText": "New", "categoryId": "77"})
     await configs.create(new)
     assert await configs.update(GUILD, CONFIG, {"stage": "closed", "lastUpdated": 5})
     assert not await configs.update(GUILD, ConfigId("config_gone_1"), {"stage": "closed"})

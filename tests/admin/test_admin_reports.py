@@ -10,8 +10,7 @@ from castbot_hikari.admin import render as admin_render
 from castbot_hikari.admin.model import Reason, Refusal
 from castbot_hikari.admin.reports import AdminReports, PendingRetrier, RetryRun
 from castbot_hikari.admin.store import JsonConfigRepository
-from castbot_hikari.apply.model import ApplyOutcome, Failure
-from castbot_hikari.apply.ports import ApplyKey, Pending, PendingState, Undelivered
+from castbot_hikari.apply.model import ApplyKey, ApplyOutcome, Failure, Pending, PendingState, Undelivered
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.core.ids import ChannelId, GuildId, UserId
 from castbot_hikari.core.metrics import InMemoryMetrics

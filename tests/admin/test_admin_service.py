@@ -8,25 +8,15 @@ from typing import Any
 
 import pytest
 
-from castbot_hikari.admin.model import (
-    AppsConfig,
-    ButtonStyle,
-    CardState,
-    ConfigChanges,
-    Reason,
-    Refusal,
-)
+from castbot_hikari.admin.model import CardState, ConfigChanges, Reason, Refusal
 from castbot_hikari.admin.service import CardUpdate, Changed, Deleted, Posted
 from castbot_hikari.admin.setup import SETUP_TTL_S, Named, SetupDraft
 from castbot_hikari.admin.store import JsonConfigRepository
-from castbot_hikari.apply.model import OutcomeKind, Rejection
-from castbot_hikari.apply.ports import ApplyKey
-from castbot_hikari.apply.service import ApplicationService
+from castbot_hikari.apply.model import ApplyKey, OutcomeKind, Rejection
 from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.config import ApplicationConfig, ButtonStyle
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind, StorageError
 from castbot_hikari.core.ids import ChannelId, ConfigId, RoleId
-from castbot_hikari.core.locks import KeyedLocks
-from castbot_hikari.core.metrics import InMemoryMetrics
 from tests.admin.fakes import (
     ADMIN,
     CATEGORY,
@@ -43,7 +33,7 @@ from tests.admin.fakes import (
     admin_kit,
     unavailable,
 )
-from tests.apply.fakes import CONFIG, GUILD, OTHER_GUILD, USER, FakeDiscordOps, applicant
+from tests.apply.fakes import CONFIG, GUILD, OTHER_GUILD, USER, FakeDiscordOps, applicant, make_stack
 
 pytestmark = pytest.mark.asyncio
 
@@ -71,7 +61,7 @@ async def ready_setup(kit: AdminKit, *, title: str = "Season 15", role: bool = T
     return draft
 
 
-async def posted_config(kit: AdminKit) -> AppsConfig:
+async def posted_config(kit: AdminKit) -> ApplicationConfig:
     draft = await ready_setup(kit)
     result = await kit.service.post(GUILD, ADMIN, draft.session_id)
     assert isinstance(result, Posted)
@@ -152,7 +142,7 @@ async def test_the_apply_flow_reads_a_posted_config(kit: AdminKit) -> None:
     assert read.category_id == CATEGORY
     assert read.production_role == PRODUCTION
     assert read.channel_format == "📝%name%-app"
-    assert read.button_text == "Season 15"
+    assert read.title == "Season 15"
 
 
 async def test_post_before_everything_is_chosen_is_refused(kit: AdminKit) -> None:
@@ -258,7 +248,7 @@ async def test_discord_down_while_posting_changes_nothing(kit: AdminKit) -> None
 
 async def test_a_card_whose_config_cannot_be_saved_is_deleted_again(kit: AdminKit) -> None:
     class FailingConfigs(JsonConfigRepository):
-        async def create(self, config: AppsConfig) -> None:
+        async def create(self, config: ApplicationConfig) -> None:
             raise StorageError("could not save playerData.json: No space left on device")
 
     kit.service._configs = FailingConfigs(kit.repository.document)  # pyright: ignore[reportPrivateUsage]
@@ -400,9 +390,7 @@ async def test_close_and_open_set_the_stage_and_the_button(kit: AdminKit) -> Non
 
 async def test_a_closed_config_is_refused_by_the_apply_flow_and_reopened_accepted(kit: AdminKit) -> None:
     config = await posted_config(kit)
-    apply = ApplicationService(
-        kit.repository, FakeDiscordOps(), locks=KeyedLocks(), metrics=InMemoryMetrics(), clock=kit.clock, owner="t"
-    )
+    apply = make_stack(kit.repository, FakeDiscordOps(), clock=kit.clock, owner="t").service
     key = ApplyKey(GUILD, USER, config.config_id)
     await kit.service.set_stage(GUILD, config.config_id, "closed")
     closed = await apply.apply(key, applicant(), lambda _: None)

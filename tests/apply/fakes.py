@@ -7,11 +7,28 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from castbot_hikari.apply.model import Applicant, ChannelSpec, Welcome
-from castbot_hikari.apply.ports import ApplyKey, Delivery, ReplyHandle
+from castbot_hikari.apply import notices, render
+from castbot_hikari.apply.alerts import Alerts
+from castbot_hikari.apply.model import (
+    Alert,
+    Applicant,
+    ApplyKey,
+    ApplyOutcome,
+    ChannelSpec,
+    Delivery,
+    Progress,
+    ReplyHandle,
+    Welcome,
+    alert_topic,
+)
+from castbot_hikari.apply.ports import AdminNotifier, ApplicationRepository, DiscordOps, LateReplier
+from castbot_hikari.apply.recovery import Recovery
+from castbot_hikari.apply.service import ApplicationService, ApplyTimeline
 from castbot_hikari.core import naming
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId
+from castbot_hikari.core.locks import KeyedLocks
+from castbot_hikari.core.metrics import InMemoryMetrics
 from castbot_hikari.core.permissions import Permission
 
 GUILD = GuildId(111111111111111111)
@@ -172,13 +189,16 @@ class FakeResponder:
         self.results: list[str] = []
         self._deliver = deliver
 
-    def show_progress(self, text: str) -> None:
-        self.progress.append(text)
+    def show_progress(self, step: Progress) -> None:
+        self.progress.append(render.progress(step))
 
-    async def show_result(self, text: str) -> Delivery:
+    async def show_result(self, outcome: ApplyOutcome) -> Delivery:
         await asyncio.sleep(0)
+        text = render.apply_outcome(outcome)
         self.results.append(text)
-        return Delivery(True, 1) if self._deliver else Delivery(False, 1, "interaction token expired or unknown")
+        if self._deliver:
+            return Delivery(True, 1, text=text)
+        return Delivery(False, 1, "interaction token expired or unknown", text=text)
 
 
 class SleepRecorder:
@@ -200,13 +220,13 @@ class FakeNotifier:
         self.notices: list[tuple[GuildId, str]] = []
         self._topics: set[tuple[GuildId, str]] = set()
 
-    async def notify(self, guild_id: GuildId, text: str, *, topic: str | None = None) -> bool:
+    async def notify(self, guild_id: GuildId, alert: Alert) -> bool:
         await asyncio.sleep(0)
-        if topic is not None:
+        if (topic := alert_topic(alert)) is not None:
             if (guild_id, topic) in self._topics:
                 return False
             self._topics.add((guild_id, topic))
-        self.notices.append((guild_id, text))
+        self.notices.append((guild_id, notices.render(alert)))
         return True
 
 
@@ -216,7 +236,48 @@ class FakeReplier:
     def __init__(self) -> None:
         self.replies: list[tuple[str, str]] = []
 
-    async def reply(self, handle: ReplyHandle, text: str) -> bool:
+    async def reply(self, handle: ReplyHandle, outcome: ApplyOutcome) -> bool:
         await asyncio.sleep(0)
-        self.replies.append((handle.token, text))
+        self.replies.append((handle.token, render.apply_outcome(outcome)))
         return True
+
+
+@dataclass
+class ApplyStack:
+    """The apply feature wired as the composition root wires it, over fakes."""
+
+    service: ApplicationService
+    recovery: Recovery
+    timeline: ApplyTimeline
+    metrics: InMemoryMetrics
+
+
+def make_stack(
+    repo: ApplicationRepository,
+    discord: DiscordOps,
+    *,
+    clock: FakeClock | None = None,
+    owner: str = "test:1",
+    notifier: AdminNotifier | None = None,
+    replier: LateReplier | None = None,
+    time_limit: float = 600.0,
+    max_concurrent: int = 20,
+    metrics: InMemoryMetrics | None = None,
+) -> ApplyStack:
+    """Return the apply service, its recovery and their timeline over ``repo`` and ``discord``."""
+    clock = clock or FakeClock()
+    metrics = metrics or InMemoryMetrics()
+    alerts = Alerts(repo, notifier, clock)
+    timeline = ApplyTimeline(
+        repo,
+        discord,
+        alerts=alerts,
+        locks=KeyedLocks(),
+        metrics=metrics,
+        clock=clock,
+        owner=owner,
+        time_limit=time_limit,
+    )
+    service = ApplicationService(timeline, alerts=alerts, metrics=metrics, clock=clock, max_concurrent=max_concurrent)
+    recovery = Recovery(timeline, alerts=alerts, metrics=metrics, clock=clock, replier=replier)
+    return ApplyStack(service, recovery, timeline, metrics)

@@ -11,7 +11,8 @@ import pytest
 
 from castbot_hikari.apply import render
 from castbot_hikari.apply.followups import TOKEN_LIFE_MS
-from castbot_hikari.apply.service import ApplicationService, Click
+from castbot_hikari.apply.model import Click
+from castbot_hikari.apply.service import ApplicationService
 from castbot_hikari.core.ids import snowflake_time_ms
 from extensions import apply
 from tests.apply.fakes import CONFIG, GUILD, USER, FakeClock

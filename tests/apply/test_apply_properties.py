@@ -18,16 +18,14 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from castbot_hikari.apply.model import ApplyOutcome, ChannelSpec, Welcome
-from castbot_hikari.apply.ports import ApplyKey
-from castbot_hikari.apply.service import ApplicationService, Click
-from castbot_hikari.apply.store import DATA_FILE, JsonApplicationRepository
+from castbot_hikari.apply.model import ApplyKey, ApplyOutcome, ChannelSpec, Click, Welcome
+from castbot_hikari.apply.service import ApplicationService
+from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.document import DATA_FILE
 from castbot_hikari.castbot.journal import DataFiles
 from castbot_hikari.core import naming
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.core.ids import ChannelId, GuildId, UserId
-from castbot_hikari.core.locks import KeyedLocks
-from castbot_hikari.core.metrics import InMemoryMetrics
 from castbot_hikari.core.permissions import Permission
 from tests.apply.fakes import (
     CONFIG,
@@ -38,6 +36,7 @@ from tests.apply.fakes import (
     FakeResponder,
     applicant,
     castbot_config,
+    make_stack,
 )
 from tests.conftest import write_player_data
 
@@ -155,10 +154,9 @@ class World:
         files = ControlledFiles(repo.document.files.path)
         repo.document.files = files
         discord = ProcessDiscord(self.discord)
-        service = ApplicationService(repo, discord, locks=KeyedLocks(), metrics=InMemoryMetrics(), clock=self.clock,
-                                     owner=f"proc:{self.generation}", notifier=self.notifier)  # fmt: skip
-        proc = Process(repo, files, discord, service)
-        proc.tasks.append(asyncio.create_task(service.reconcile()))
+        stack = make_stack(repo, discord, clock=self.clock, owner=f"proc:{self.generation}", notifier=self.notifier)
+        proc = Process(repo, files, discord, stack.service)
+        proc.tasks.append(asyncio.create_task(stack.recovery.reconcile()))
         return proc
 
     def click(self, user: UserId) -> None:

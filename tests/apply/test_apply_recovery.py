@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from castbot_hikari.apply.model import ApplyOutcome, Failure, OutcomeKind, Rejection, channel_spec
-from castbot_hikari.apply.ports import PendingState, ReplyHandle
-from castbot_hikari.apply.service import ApplicationService, Click
+from castbot_hikari.apply.model import (
+    ApplyOutcome,
+    Click,
+    Failure,
+    OutcomeKind,
+    PendingState,
+    Rejection,
+    ReplyHandle,
+    Won,
+    channel_spec,
+)
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind
-from castbot_hikari.core.locks import KeyedLocks
-from castbot_hikari.core.metrics import InMemoryMetrics
 from castbot_hikari.core.permissions import Permission
 from tests.apply.fakes import (
     BOT,
@@ -19,12 +25,14 @@ from tests.apply.fakes import (
     GUILD,
     KEY,
     USER,
+    ApplyStack,
     FakeClock,
     FakeDiscordOps,
     FakeNotifier,
     FakeReplier,
     FakeResponder,
     applicant,
+    make_stack,
 )
 
 
@@ -34,14 +42,13 @@ def service_for(
     notifier: FakeNotifier,
     clock: FakeClock | None = None,
     owner: str = "proc:2",
-) -> ApplicationService:
-    return ApplicationService(repo, discord, locks=KeyedLocks(), metrics=InMemoryMetrics(), clock=clock or FakeClock(),
-                              owner=owner, notifier=notifier)  # fmt: skip
+) -> ApplyStack:
+    return make_stack(repo, discord, clock=clock, owner=owner, notifier=notifier)
 
 
-async def click(service: ApplicationService) -> tuple[ApplyOutcome, FakeResponder]:
+async def click(stack: ApplyStack) -> tuple[ApplyOutcome, FakeResponder]:
     seen = FakeResponder()
-    outcome = await service.handle_click(Click(KEY, applicant(), 0.0, 1.0), seen)
+    outcome = await stack.service.handle_click(Click(KEY, applicant(), 0.0, 1.0), seen)
     return outcome, seen
 
 
@@ -49,7 +56,7 @@ async def crash_after(repo: JsonApplicationRepository, discord: FakeDiscordOps, 
     """Leave the store and Discord as a process killed at ``state`` would."""
     clock = FakeClock()
     assert (
-        await repo.reserve(KEY, owner="dead:1", now_ms=clock.now_ms(), stale_after_ms=1, applicant=applicant()) is None
+        await repo.reserve(KEY, owner="dead:1", now_ms=clock.now_ms(), stale_after_ms=1, applicant=applicant()) == Won()
     )
     if state is PendingState.RESERVED:
         return None
@@ -69,7 +76,7 @@ async def test_startup_adopts_the_channel_of_a_crashed_apply(
 ) -> None:
     discord, notifier = FakeDiscordOps(), FakeNotifier()
     channel = await crash_after(repo, discord, state)
-    ((pending, outcome),) = await service_for(repo, discord, notifier).reconcile()
+    ((pending, outcome),) = await service_for(repo, discord, notifier).recovery.reconcile()
     assert pending.state is state
     assert outcome.kind is OutcomeKind.CREATED
     assert outcome.channel_id == channel
@@ -90,12 +97,12 @@ async def test_startup_releases_a_reservation_without_channel_and_the_user_can_a
 ) -> None:
     discord, notifier = FakeDiscordOps(), FakeNotifier()
     await crash_after(repo, discord, PendingState.RESERVED)
-    service = service_for(repo, discord, notifier)
-    ((_, outcome),) = await service.reconcile()
+    stack = service_for(repo, discord, notifier)
+    ((_, outcome),) = await stack.recovery.reconcile()
     assert outcome.rejection is Rejection.INTERRUPTED
     assert await repo.list_pending() == []
     assert "click Apply again" in notifier.notices[0][1]
-    again, _ = await click(service)
+    again, _ = await click(stack)
     assert again.kind is OutcomeKind.CREATED
     assert len(discord.channels) == 1
 
@@ -108,7 +115,7 @@ async def test_startup_finds_a_channel_created_before_its_id_was_saved(repo: Jso
     config = await repo.get_config(GUILD, CONFIG)
     assert config is not None
     channel = await discord.create_channel(channel_spec(config, applicant(), BOT))
-    ((_, outcome),) = await service_for(repo, discord, notifier).reconcile()
+    ((_, outcome),) = await service_for(repo, discord, notifier).recovery.reconcile()
     assert outcome.channel_id == channel
     assert len(discord.channels) == 1
 
@@ -117,21 +124,21 @@ async def test_startup_finds_a_channel_created_before_its_id_was_saved(repo: Jso
 async def test_admin_retry_creates_the_missing_channel(repo: JsonApplicationRepository) -> None:
     discord, notifier = FakeDiscordOps(), FakeNotifier()
     await crash_after(repo, discord, PendingState.RESERVED)
-    service = service_for(repo, discord, notifier)
-    (pending,) = await service.list_pending(GUILD)
-    outcome = await service.resume(pending)
+    stack = service_for(repo, discord, notifier)
+    (pending,) = await stack.recovery.list_pending(GUILD)
+    outcome = await stack.recovery.resume(pending)
     assert outcome.kind is OutcomeKind.CREATED
     assert len(discord.channels) == 1
-    assert await service.resume(pending) == ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, outcome.channel_id)
+    assert await stack.recovery.resume(pending) == ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, outcome.channel_id)
 
 
 @pytest.mark.asyncio
 async def test_full_category_overflows_and_tells_admins_once(repo: JsonApplicationRepository) -> None:
     discord, notifier = FakeDiscordOps(), FakeNotifier()
-    service = service_for(repo, discord, notifier)
+    stack = service_for(repo, discord, notifier)
     for _ in range(2):
         discord.fail_next["create_channel"] = [DiscordError(DiscordErrorKind.CATEGORY_FULL, "full", code=50035)]
-        outcome, _ = await click(service)
+        outcome, _ = await click(stack)
         assert outcome.kind is OutcomeKind.CREATED
         assert outcome.channel_id is not None
         await repo.remove_application(GUILD, outcome.channel_id)
@@ -146,27 +153,27 @@ async def test_full_category_overflows_and_tells_admins_once(repo: JsonApplicati
 async def test_missing_permissions_fail_fast_without_a_storm_of_403s(repo: JsonApplicationRepository) -> None:
     discord, notifier = FakeDiscordOps(), FakeNotifier()
     clock = FakeClock()
-    service = service_for(repo, discord, notifier, clock)
+    stack = service_for(repo, discord, notifier, clock)
     discord.fail_next["create_channel"] = [DiscordError(DiscordErrorKind.MISSING_PERMISSIONS, "Missing Permissions",
                                                         code=50013, status=403)]  # fmt: skip
-    outcomes = [(await click(service))[0] for _ in range(5)]
+    outcomes = [(await click(stack))[0] for _ in range(5)]
     assert discord.create_attempts == 1  # one 403, then fast failures for a while
     assert all(o.failure is Failure.MISSING_PERMISSIONS for o in outcomes)
-    (_, seen) = await click(service)
+    (_, seen) = await click(stack)
     assert "setup is incomplete" in seen.results[0]
     permission_notices = [text for _, text in notifier.notices if "missing permissions" in text]
     assert len(permission_notices) == 1
     assert "Manage Channels" in permission_notices[0]
     clock.advance(61)  # the admins fixed it; after the back-off the bot tries again
-    outcome, _ = await click(service)
+    outcome, _ = await click(stack)
     assert outcome.kind is OutcomeKind.CREATED
 
 
 @pytest.mark.asyncio
 async def test_result_that_outlives_the_token_goes_to_the_admins(repo: JsonApplicationRepository) -> None:
     discord, notifier = FakeDiscordOps(), FakeNotifier()
-    service = service_for(repo, discord, notifier)
-    outcome = await service.handle_click(Click(KEY, applicant(), 0.0, 1.0), FakeResponder(deliver=False))
+    stack = service_for(repo, discord, notifier)
+    outcome = await stack.service.handle_click(Click(KEY, applicant(), 0.0, 1.0), FakeResponder(deliver=False))
     assert outcome.kind is OutcomeKind.CREATED
     assert await repo.find_application(KEY) is not None  # still recorded
     ((guild, text),) = notifier.notices
@@ -194,11 +201,10 @@ async def test_after_a_restart_the_applicant_is_told_while_the_token_lives(
     discord, notifier, replier, clock = FakeDiscordOps(), FakeNotifier(), FakeReplier(), FakeClock()
     handle = ReplyHandle(BOT, "secret-token", clock.now_ms() + token_left_s * 1000)
     assert await repo.reserve(KEY, owner="dead:1", now_ms=clock.now_ms(), stale_after_ms=1, applicant=applicant(),
-                              reply=handle) is None  # fmt: skip
+                              reply=handle) == Won()  # fmt: skip
     assert "secret-token" not in repr(await repo.get_pending(KEY))
-    service = ApplicationService(repo, discord, locks=KeyedLocks(), metrics=InMemoryMetrics(), clock=clock,
-                                 owner="proc:2", notifier=notifier, replier=replier)  # fmt: skip
-    await service.reconcile()
+    stack = make_stack(repo, discord, clock=clock, owner="proc:2", notifier=notifier, replier=replier)
+    await stack.recovery.reconcile()
     expected = [
         ("secret-token", "⚠️ Your application was interrupted before its channel was created. Please click Apply again.")
     ]
@@ -210,12 +216,12 @@ async def test_after_a_restart_the_applicant_is_told_while_the_token_lives(
 @pytest.mark.asyncio
 async def test_repeated_failures_are_reported_once_they_repeat(repo: JsonApplicationRepository) -> None:
     discord, notifier = FakeDiscordOps(), FakeNotifier()
-    service = service_for(repo, discord, notifier)
+    stack = service_for(repo, discord, notifier)
     unavailable = DiscordError(DiscordErrorKind.UNAVAILABLE, "503", status=503)
     for attempt in range(3):
         discord.fail_next["create_channel"] = [unavailable]
         discord.fail_next["find_application_channel"] = [unavailable]
-        outcome, _ = await click(service)
+        outcome, _ = await click(stack)
         assert outcome.failure is Failure.DISCORD_UNAVAILABLE
         assert len(notifier.notices) == (1 if attempt == 2 else 0)  # silent until it repeats
     assert notifier.notices[0][1].startswith("⚠️ 3 applications failed in the last 10 minutes")

@@ -8,14 +8,22 @@ from pathlib import Path
 import pytest
 
 from castbot_hikari.apply import render
-from castbot_hikari.apply.model import Application, ApplyOutcome, Failure, OutcomeKind, Rejection, channel_spec
-from castbot_hikari.apply.ports import ApplyKey, Notice
-from castbot_hikari.apply.service import ApplicationService, Click
+from castbot_hikari.apply.model import (
+    Application,
+    ApplyKey,
+    ApplyOutcome,
+    Click,
+    Failure,
+    OutboxItem,
+    OutcomeKind,
+    Rejection,
+    Won,
+    channel_spec,
+)
+from castbot_hikari.apply.service import ApplicationService
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind, StorageError
 from castbot_hikari.core.ids import ConfigId, UserId
-from castbot_hikari.core.locks import KeyedLocks
-from castbot_hikari.core.metrics import InMemoryMetrics
 from castbot_hikari.core.permissions import (
     APPLICANT_ALLOW,
     BOT_ALLOW,
@@ -37,16 +45,14 @@ from tests.apply.fakes import (
     FakeDiscordOps,
     FakeResponder,
     applicant,
+    make_stack,
 )
 
 
 def make_service(
     repo: JsonApplicationRepository, discord: FakeDiscordOps, clock: FakeClock | None = None, *, time_limit: float = 600
 ) -> ApplicationService:
-    return ApplicationService(
-        repo, discord, locks=KeyedLocks(), metrics=InMemoryMetrics(), clock=clock or FakeClock(), owner="test:1",
-        time_limit=time_limit,
-    )  # fmt: skip
+    return make_stack(repo, discord, clock=clock, time_limit=time_limit).service
 
 
 async def click(
@@ -67,8 +73,8 @@ async def test_single_click_creates_channel_welcome_record_and_result(repo: Json
     assert channel.spec.category_id == CATEGORY
     assert f"[castbot-app:{USER}:{CONFIG}]" in channel.spec.topic
     (welcome,) = channel.messages
-    assert f"<@{USER}>" in welcome.content
-    assert f"<@&{ROLE}>" in welcome.content
+    assert f"<@{USER}>" in render.welcome(welcome)
+    assert f"<@&{ROLE}>" in render.welcome(welcome)
     assert seen.progress == [render.PROGRESS_CREATING]
     assert seen.results == [f"✅ Your application channel has been created: <#{channel.id}>"]
     recorded = await repo.find_application(KEY)
@@ -246,7 +252,7 @@ async def test_storage_failure_on_record_deletes_channel_and_allows_retry(
     real_commit = repo.commit
     calls = 0
 
-    async def failing_commit(application: Application, *, notice: Notice | None = None) -> None:
+    async def failing_commit(application: Application, *, notice: OutboxItem | None = None) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:
@@ -308,7 +314,7 @@ async def test_reservation_of_crashed_process_is_adopted_not_duplicated(repo: Js
     """A process died after creating the channel: the next click adopts it instead of making another."""
     discord = FakeDiscordOps()
     clock = FakeClock()
-    assert await repo.reserve(KEY, owner="dead:1", now_ms=clock.now_ms(), stale_after_ms=1) is None
+    assert await repo.reserve(KEY, owner="dead:1", now_ms=clock.now_ms(), stale_after_ms=1) == Won()
     config = await repo.get_config(GUILD, CONFIG)
     assert config is not None
     channel_id = await discord.create_channel(channel_spec(config, applicant(), BOT))
@@ -322,7 +328,7 @@ async def test_reservation_of_crashed_process_is_adopted_not_duplicated(repo: Js
 @pytest.mark.asyncio
 async def test_live_reservation_of_another_process_is_respected(repo: JsonApplicationRepository) -> None:
     clock = FakeClock()
-    assert await repo.reserve(KEY, owner="other:2", now_ms=clock.now_ms(), stale_after_ms=60_000) is None
+    assert await repo.reserve(KEY, owner="other:2", now_ms=clock.now_ms(), stale_after_ms=60_000) == Won()
     discord = FakeDiscordOps()
     outcome, _ = await click(make_service(repo, discord, clock))
     assert outcome.rejection is Rejection.IN_PROGRESS
@@ -347,8 +353,7 @@ async def test_many_users_at_once_lose_no_record(data_dir: Path) -> None:
 async def test_at_most_max_concurrent_applies_do_work_at_once(repo: JsonApplicationRepository) -> None:
     discord = FakeDiscordOps()
     discord.gate = asyncio.Event()
-    service = ApplicationService(repo, discord, locks=KeyedLocks(), metrics=InMemoryMetrics(), clock=FakeClock(),
-                                 owner="test:1", max_concurrent=2)  # fmt: skip
+    service = make_stack(repo, discord, max_concurrent=2).service
     clicks = [asyncio.create_task(click(service, ApplyKey(GUILD, UserId(20_000 + n), CONFIG))) for n in range(5)]
     await discord.entered.wait()
     for _ in range(50):  # give the other three every chance to (wrongly) start

@@ -8,8 +8,9 @@ import orjson
 import pytest
 
 from castbot_hikari import cli
-from castbot_hikari.apply.store import DATA_FILE, JsonApplicationRepository
-from castbot_hikari.castbot.importer import configured_data_dir
+from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.document import DATA_FILE
+from castbot_hikari.settings import configured_data_dir
 from tests.apply.fakes import CONFIG, GUILD, castbot_config
 
 CASTBOT: dict[str, object] = {

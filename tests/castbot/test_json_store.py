@@ -7,9 +7,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from castbot_hikari.apply.model import Application
-from castbot_hikari.apply.ports import PendingState
-from castbot_hikari.apply.store import DATA_FILE, META, JsonApplicationRepository
+from castbot_hikari.apply.model import Application, Pending, PendingState, Won
+from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.document import DATA_FILE, META
 from castbot_hikari.castbot.journal import DataFiles, JournaledDocument, set_op
 from castbot_hikari.core.errors import CorruptDataError, StorageError
 from castbot_hikari.core.ids import ChannelId
@@ -162,7 +162,7 @@ async def test_failed_append_rolls_back_memory_and_next_save_succeeds(data_dir: 
         await repo.reserve(KEY, owner="a", now_ms=1, stale_after_ms=10)
     assert await repo.get_pending(KEY) is None  # memory matches the disk
     files.broken = False
-    assert await repo.reserve(KEY, owner="a", now_ms=1, stale_after_ms=10) is None
+    assert await repo.reserve(KEY, owner="a", now_ms=1, stale_after_ms=10) == Won()
     reopened = JsonApplicationRepository.open(data_dir, fsync=False)  # the partial write is not replayed
     pending = await reopened.get_pending(KEY)
     assert pending is not None
@@ -171,12 +171,13 @@ async def test_failed_append_rolls_back_memory_and_next_save_succeeds(data_dir: 
 
 @pytest.mark.asyncio
 async def test_reserve_is_check_and_set(repo: JsonApplicationRepository) -> None:
-    assert await repo.reserve(KEY, owner="a", now_ms=1000, stale_after_ms=10_000) is None
+    assert await repo.reserve(KEY, owner="a", now_ms=1000, stale_after_ms=10_000) == Won()
     held = await repo.reserve(KEY, owner="b", now_ms=2000, stale_after_ms=10_000)
-    assert held is not None
-    assert not isinstance(held, Application)
+    assert isinstance(held, Pending)
     assert held.owner == "a"
-    assert await repo.reserve(KEY, owner="b", now_ms=20_000, stale_after_ms=10_000) is None  # stale: taken over
+    taken = await repo.reserve(KEY, owner="b", now_ms=20_000, stale_after_ms=10_000)  # stale: taken over
+    assert isinstance(taken, Won)
+    assert taken.previous == held
     await repo.mark_channel(KEY, ChannelId(7))
     pending = await repo.get_pending(KEY)
     assert pending is not None

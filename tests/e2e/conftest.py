@@ -14,7 +14,8 @@ import pytest_asyncio
 
 from castbot_hikari.app import App, build_app
 from castbot_hikari.apply import custom_ids
-from castbot_hikari.apply.store import DATA_FILE, META, JsonApplicationRepository
+from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.document import DATA_FILE, META
 from castbot_hikari.core.permissions import BOT_REQUIRED
 from castbot_hikari.settings import Settings
 from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed

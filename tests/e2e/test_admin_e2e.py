@@ -19,9 +19,9 @@ import pytest_asyncio
 from castbot_hikari.admin.service import AdminService
 from castbot_hikari.app import App, build_app
 from castbot_hikari.apply import custom_ids
-from castbot_hikari.apply.model import Applicant
-from castbot_hikari.apply.ports import ApplyKey
-from castbot_hikari.apply.store import DATA_FILE, META, JsonApplicationRepository
+from castbot_hikari.apply.model import Applicant, ApplyKey, Won
+from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.document import DATA_FILE, META
 from castbot_hikari.core.ids import ConfigId, GuildId, UserId
 from castbot_hikari.core.permissions import BOT_REQUIRED, Permission
 from castbot_hikari.settings import Settings
@@ -425,7 +425,7 @@ async def test_retry_pending_finishes_seeded_unfinished_applies(admins: Admins) 
         won = await repo.reserve(
             key, owner="dead-host:1:x", now_ms=1, stale_after_ms=1, applicant=Applicant(user, name, name.title(), None)
         )
-        assert won is None
+        assert won == Won()
     listed = await admins.reply("pending")
     assert "**Unfinished applies** (2)" in listed
     inter = await admins.command("retry-pending")

@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from castbot_hikari.apply import render
-from castbot_hikari.apply.store import DATA_FILE, JsonApplicationRepository
+from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.document import DATA_FILE
 from castbot_hikari.core.permissions import APPLICANT_ALLOW, BOT_ALLOW, PRODUCTION_ALLOW, Permission
 from castbot_hikari.testing.emulator import ChannelState, Interaction
 from tests.e2e.conftest import World

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from castbot_hikari.apply import custom_ids, render
-from castbot_hikari.apply.store import DATA_FILE
+from castbot_hikari.castbot.document import DATA_FILE
 from castbot_hikari.core.permissions import BOT_REQUIRED
 from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed, Interaction
 from tests.e2e.conftest import CONFIG_ID, castbot_data

@@ -13,7 +13,8 @@ import pytest
 
 from castbot_hikari.apply import custom_ids, render
 from castbot_hikari.apply.model import ApplyOutcome, Rejection
-from castbot_hikari.apply.store import DATA_FILE, META, JsonApplicationRepository
+from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot.document import DATA_FILE, META
 from castbot_hikari.core.permissions import BOT_REQUIRED
 from castbot_hikari.testing.emulator import DiscordEmulator, Guild, GuildSeed, Interaction, Latency
 from tests.e2e.conftest import CONFIG_ID, castbot_data
