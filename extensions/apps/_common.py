@@ -3,6 +3,10 @@
 Every handler re-checks Manage Server from the interaction's member permissions (Discord's
 ``default_member_permissions`` can be overridden per server), acknowledges before any disk or REST
 work, and guards itself: lightbulb's error handlers do not cover listeners.
+
+Component and modal handlers are registered with ``@routed(kind)``: one listener per event type parses
+the custom id, finds the handler and runs the shared preamble (caller check, acknowledge, guard), so no
+handler repeats it. Commands that fail unexpectedly reach ``on_command_error``, the catch-all.
 """
 
 import contextlib
@@ -14,9 +18,12 @@ from dataclasses import dataclass
 import hikari
 import lightbulb
 
+from castbot_hikari.admin import custom_ids as admin_ids
 from castbot_hikari.admin import render as admin_render
 from castbot_hikari.admin.components import Rows
+from castbot_hikari.admin.custom_ids import AdminId, Kind
 from castbot_hikari.admin.model import Reason, Refusal, is_admin
+from castbot_hikari.admin.reports import PendingRetrier
 from castbot_hikari.admin.service import AdminService
 from castbot_hikari.core.ids import GuildId, UserId
 
@@ -50,6 +57,46 @@ class Screen:
 
 
 Work = Callable[[Caller], Awaitable[Screen]]
+Routable = hikari.ComponentInteraction | hikari.ModalInteraction
+
+
+@dataclass(frozen=True, slots=True)
+class AdminDeps:
+    """The services a routed handler may use (resolved once per event by the routing listener)."""
+
+    service: AdminService
+    retrier: PendingRetrier
+
+
+Handler = Callable[[Routable, Caller, AdminId, AdminDeps], Awaitable[Screen]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    handler: Handler
+    interaction: type[hikari.ComponentInteraction] | type[hikari.ModalInteraction]
+    update: bool
+
+
+_ROUTES: dict[Kind, _Route] = {}
+
+
+def routed(*kinds: Kind, modal: bool = False, update: bool = False) -> Callable[[Handler], Handler]:
+    """Register a handler for admin custom ids of ``kinds``.
+
+    Args:
+        kinds: The custom-id kinds it handles.
+        modal: Whether it handles a modal submit (else a component).
+        update: Acknowledge as an update of the component's message (else a new ephemeral response).
+    """
+
+    def register(handler: Handler) -> Handler:
+        interaction = hikari.ModalInteraction if modal else hikari.ComponentInteraction
+        for kind in kinds:
+            _ROUTES[kind] = _Route(handler, interaction, update)
+        return handler
+
+    return register
 
 
 def caller(inter: hikari.PartialInteraction) -> Caller | Refusal:
@@ -111,6 +158,64 @@ async def guarded(inter: Respondable, what: str) -> AsyncGenerator[None, None]:
         logger.exception("/apps %s failed interaction=%s ref=%s", what, inter.id, reference)
         with contextlib.suppress(hikari.HTTPError):
             await show(inter, Screen(admin_render.unexpected(reference)))
+
+
+def modal_values(inter: hikari.ModalInteraction) -> dict[str, str]:
+    """Return the submitted text inputs by custom id."""
+    return {item.custom_id: item.value for row in inter.components for item in row.components}
+
+
+async def dispatch(inter: Routable, deps: AdminDeps) -> None:
+    """Run the handler of an admin component or modal: check the admin, acknowledge, guard, show."""
+    parsed = admin_ids.parse(inter.custom_id)
+    route = _ROUTES.get(parsed.kind) if parsed is not None else None
+    if parsed is None or route is None or not isinstance(inter, route.interaction):
+        return  # not ours
+    who = caller(inter)
+    if isinstance(who, Refusal):
+        await reply(inter, admin_render.refusal(who))
+        return
+    if not await acknowledge(inter, update=route.update):
+        return
+    async with guarded(inter, parsed.kind.value):
+        await show(inter, await route.handler(inter, who, parsed, deps))
+
+
+@loader.listener(hikari.ComponentInteractionCreateEvent)
+async def on_component(
+    event: hikari.ComponentInteractionCreateEvent, service: AdminService, retrier: PendingRetrier
+) -> None:
+    """Route an admin component (setup, delete confirmation, Stop) to its handler."""
+    await dispatch(event.interaction, AdminDeps(service, retrier))
+
+
+@loader.listener(hikari.ModalInteractionCreateEvent)
+async def on_modal(event: hikari.ModalInteractionCreateEvent, service: AdminService, retrier: PendingRetrier) -> None:
+    """Route an admin modal (post, edit) to its handler."""
+    await dispatch(event.interaction, AdminDeps(service, retrier))
+
+
+@loader.error_handler
+async def on_command_error(exc: lightbulb.exceptions.ExecutionPipelineFailedException) -> bool:
+    """Catch every command failure no handler expected: log it with a reference, tell the admin."""
+    inter = exc.context.interaction
+    reference = secrets.token_hex(4)
+    logger.error(
+        "/apps %s failed interaction=%s ref=%s",
+        exc.context.command_data.qualified_name,
+        inter.id,
+        reference,
+        exc_info=exc.__cause__ or exc,
+    )
+    text = admin_render.unexpected(reference)
+    try:
+        await inter.create_initial_response(hikari.ResponseType.MESSAGE_CREATE, text, flags=EPHEMERAL)
+    except hikari.BadRequestError:  # already acknowledged (deferred): replace the response instead
+        with contextlib.suppress(hikari.HTTPError):
+            await inter.edit_initial_response(text)
+    except hikari.HTTPError:
+        pass  # too late or Discord is down: the log line is all that is left
+    return True
 
 
 async def config_autocomplete(

@@ -6,22 +6,19 @@ import lightbulb
 from castbot_hikari.admin import components as admin_components
 from castbot_hikari.admin import custom_ids as admin_ids
 from castbot_hikari.admin import render as admin_render
-from castbot_hikari.admin.custom_ids import Kind
+from castbot_hikari.admin.custom_ids import AdminId, Kind
 from castbot_hikari.admin.model import Refusal
 from castbot_hikari.admin.service import AdminService
 from castbot_hikari.core.ids import ChannelId, ConfigId
 from extensions.apps._common import (
+    AdminDeps,
     Caller,
+    Routable,
     Screen,
-    acknowledge,
-    caller,
     config_option,
-    guarded,
-    loader,
     refused,
-    reply,
+    routed,
     run_command,
-    show,
 )
 
 
@@ -46,25 +43,14 @@ class Delete(lightbulb.SlashCommand, name="delete", description="Delete an Apply
         await run_command(ctx, "delete", work)
 
 
-@loader.listener(hikari.ComponentInteractionCreateEvent)
-async def on_delete_button(event: hikari.ComponentInteractionCreateEvent, service: AdminService) -> None:
+@routed(Kind.DELETE, Kind.DELETE_CANCEL, update=True)
+async def on_delete_button(inter: Routable, who: Caller, parsed: AdminId, deps: AdminDeps) -> Screen:
     """Delete after the confirmation, or keep it; the prompt is replaced by the result."""
-    inter = event.interaction
-    parsed = admin_ids.parse(inter.custom_id)
-    if parsed is None or parsed.kind not in (Kind.DELETE, Kind.DELETE_CANCEL):
-        return
-    who = caller(inter)
-    if isinstance(who, Refusal):
-        await reply(inter, admin_render.refusal(who))
-        return
-    if not await acknowledge(inter, update=True):
-        return
-    async with guarded(inter, "delete"):
-        if parsed.kind is Kind.DELETE_CANCEL or parsed.config_id is None:
-            await show(inter, Screen(admin_render.DELETE_CANCELLED))
-            return
-        result = await service.delete(who.guild_id, parsed.config_id)
-        await show(inter, refused(result) if isinstance(result, Refusal) else Screen(admin_render.deleted(result)))
+    del inter
+    if parsed.kind is Kind.DELETE_CANCEL or parsed.config_id is None:
+        return Screen(admin_render.DELETE_CANCELLED)
+    result = await deps.service.delete(who.guild_id, parsed.config_id)
+    return refused(result) if isinstance(result, Refusal) else Screen(admin_render.deleted(result))
 
 
 class NotifyChannel(

@@ -6,25 +6,24 @@ import lightbulb
 from castbot_hikari.admin import components as admin_components
 from castbot_hikari.admin import custom_ids as admin_ids
 from castbot_hikari.admin import render as admin_render
-from castbot_hikari.admin.custom_ids import Kind
+from castbot_hikari.admin.custom_ids import AdminId, Kind
 from castbot_hikari.admin.model import ConfigChanges, Refusal
 from castbot_hikari.admin.service import AdminService
 from castbot_hikari.castbot.config import ACTIVE, CLOSED, ButtonStyle
 from castbot_hikari.core.ids import ChannelId, ConfigId, RoleId
 from extensions.apps._common import (
+    AdminDeps,
     Caller,
+    Routable,
     Screen,
-    acknowledge,
     caller,
     config_option,
-    guarded,
-    loader,
+    modal_values,
     refused,
     reply,
+    routed,
     run_command,
-    show,
 )
-from extensions.apps._post import modal_values
 
 STYLE_CHOICES = [lightbulb.Choice(style.value, style.value) for style in ButtonStyle]
 
@@ -100,28 +99,19 @@ class Edit(
         await ctx.respond_with_modal(admin_components.EDIT_MODAL_TITLE, custom_id, components=rows)
 
 
-@loader.listener(hikari.ModalInteractionCreateEvent)
-async def on_edit_modal(event: hikari.ModalInteractionCreateEvent, service: AdminService) -> None:
+@routed(Kind.EDIT_MODAL, modal=True)
+async def on_edit_modal(inter: Routable, who: Caller, parsed: AdminId, deps: AdminDeps) -> Screen:
     """Save the edited text and update the posted card."""
-    inter = event.interaction
-    parsed = admin_ids.parse(inter.custom_id)
-    if parsed is None or parsed.kind is not Kind.EDIT_MODAL or parsed.config_id is None:
-        return
-    who = caller(inter)
-    if isinstance(who, Refusal):
-        await reply(inter, admin_render.refusal(who))
-        return
-    if not await acknowledge(inter):
-        return
-    async with guarded(inter, "edit modal"):
-        values = modal_values(inter)
-        changes = ConfigChanges(
-            title=values.get(admin_ids.TITLE_INPUT, ""),
-            description=values.get(admin_ids.DESCRIPTION_INPUT, ""),
-            channel_format=values.get(admin_ids.FORMAT_INPUT, ""),
-        )
-        result = await service.edit(who.guild_id, parsed.config_id, changes)
-        await show(inter, refused(result) if isinstance(result, Refusal) else Screen(admin_render.edited(result)))
+    if parsed.config_id is None or not isinstance(inter, hikari.ModalInteraction):
+        return Screen(admin_render.ID_TOO_LONG)
+    values = modal_values(inter)
+    changes = ConfigChanges(
+        title=values.get(admin_ids.TITLE_INPUT, ""),
+        description=values.get(admin_ids.DESCRIPTION_INPUT, ""),
+        channel_format=values.get(admin_ids.FORMAT_INPUT, ""),
+    )
+    result = await deps.service.edit(who.guild_id, parsed.config_id, changes)
+    return refused(result) if isinstance(result, Refusal) else Screen(admin_render.edited(result))
 
 
 async def _set_stage(ctx: lightbulb.Context, service: AdminService, config_id: str, stage: str) -> None:

@@ -18,15 +18,15 @@ from castbot_hikari.admin.service import AdminService, Posted
 from castbot_hikari.admin.setup import Named, SetupDraft
 from castbot_hikari.core.ids import ChannelId
 from extensions.apps._common import (
+    AdminDeps,
     Caller,
+    Routable,
     Screen,
-    acknowledge,
     caller,
-    guarded,
-    loader,
+    modal_values,
     refused,
     reply,
-    show,
+    routed,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,39 +47,24 @@ class Post(lightbulb.SlashCommand, name="post", description="Post a new Apply bu
         )
 
 
-def modal_values(inter: hikari.ModalInteraction) -> dict[str, str]:
-    """Return the submitted text inputs by custom id."""
-    return {item.custom_id: item.value for row in inter.components for item in row.components}
-
-
 def setup_screen(draft: SetupDraft, notice: str | None = None) -> Screen:
     """Return the setup message for a draft."""
     return Screen(admin_render.setup(draft, notice), admin_components.setup_rows(draft))
 
 
-@loader.listener(hikari.ModalInteractionCreateEvent)
-async def on_post_modal(event: hikari.ModalInteractionCreateEvent, service: AdminService) -> None:
+@routed(Kind.POST_MODAL, modal=True)
+async def on_post_modal(inter: Routable, who: Caller, parsed: AdminId, deps: AdminDeps) -> Screen:
     """Validate the modal and answer with the setup message."""
-    inter = event.interaction
-    parsed = admin_ids.parse(inter.custom_id)
-    if parsed is None or parsed.kind is not Kind.POST_MODAL:
-        return
-    who = caller(inter)
-    if isinstance(who, Refusal):
-        await reply(inter, admin_render.refusal(who))
-        return
-    if not await acknowledge(inter):
-        return
-    async with guarded(inter, "post modal"):
-        values = modal_values(inter)
-        result = await service.start_setup(
-            who.guild_id,
-            who.user_id,
-            values.get(admin_ids.TITLE_INPUT, ""),
-            values.get(admin_ids.DESCRIPTION_INPUT, ""),
-            values.get(admin_ids.FORMAT_INPUT, ""),
-        )
-        await show(inter, refused(result) if isinstance(result, Refusal) else setup_screen(result))
+    del parsed
+    values = modal_values(inter) if isinstance(inter, hikari.ModalInteraction) else {}
+    result = await deps.service.start_setup(
+        who.guild_id,
+        who.user_id,
+        values.get(admin_ids.TITLE_INPUT, ""),
+        values.get(admin_ids.DESCRIPTION_INPUT, ""),
+        values.get(admin_ids.FORMAT_INPUT, ""),
+    )
+    return refused(result) if isinstance(result, Refusal) else setup_screen(result)
 
 
 def _named(inter: hikari.ComponentInteraction, *, role: bool) -> Named | None:
@@ -129,19 +114,10 @@ def _after(service: AdminService, who: Caller, sid: str, result: SetupDraft | Po
     return setup_screen(draft, notice=admin_render.refusal(result))
 
 
-@loader.listener(hikari.ComponentInteractionCreateEvent)
-async def on_setup_component(event: hikari.ComponentInteractionCreateEvent, service: AdminService) -> None:
+@routed(Kind.SETUP, update=True)
+async def on_setup_component(inter: Routable, who: Caller, parsed: AdminId, deps: AdminDeps) -> Screen:
     """Apply a select or button of the setup message, then redraw the message in place."""
-    inter = event.interaction
-    parsed: AdminId | None = admin_ids.parse(inter.custom_id)
-    if parsed is None or parsed.kind is not Kind.SETUP or parsed.session_id is None or parsed.part is None:
-        return
-    who = caller(inter)
-    if isinstance(who, Refusal):
-        await reply(inter, admin_render.refusal(who))
-        return
-    if not await acknowledge(inter, update=True):
-        return
-    async with guarded(inter, f"setup {parsed.part.value}"):
-        result = await _step(service, who, parsed.session_id, parsed.part, inter)
-        await show(inter, _after(service, who, parsed.session_id, result))
+    if parsed.session_id is None or parsed.part is None or not isinstance(inter, hikari.ComponentInteraction):
+        return Screen(admin_render.setup_expired())
+    result = await _step(deps.service, who, parsed.session_id, parsed.part, inter)
+    return _after(deps.service, who, parsed.session_id, result)

@@ -2,27 +2,23 @@
 
 import logging
 
-import hikari
 import lightbulb
 
 from castbot_hikari.admin import components as admin_components
-from castbot_hikari.admin import custom_ids as admin_ids
 from castbot_hikari.admin import render as admin_render
-from castbot_hikari.admin.custom_ids import Kind
+from castbot_hikari.admin.custom_ids import AdminId, Kind
 from castbot_hikari.admin.model import Refusal
 from castbot_hikari.admin.reports import AdminReports, PendingRetrier, RetryRun
 from castbot_hikari.apply.followups import TOKEN_LIFE_MS, TOKEN_SAFETY_S
 from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.ids import snowflake_time_ms
 from extensions.apps._common import (
+    AdminDeps,
     Caller,
+    Routable,
     Screen,
-    acknowledge,
-    caller,
-    guarded,
-    loader,
     refused,
-    reply,
+    routed,
     run_command,
     show,
 )
@@ -67,23 +63,13 @@ class RetryPending(lightbulb.SlashCommand, name="retry-pending", description="Fi
         await run_command(ctx, "retry-pending", work)
 
 
-@loader.listener(hikari.ComponentInteractionCreateEvent)
-async def on_retry_stop(event: hikari.ComponentInteractionCreateEvent, retrier: PendingRetrier) -> None:
-    """Ask the server's batch to stop after the apply in progress."""
-    inter = event.interaction
-    parsed = admin_ids.parse(inter.custom_id)
-    if parsed is None or parsed.kind is not Kind.RETRY_STOP:
-        return
-    who = caller(inter)
-    if isinstance(who, Refusal):
-        await reply(inter, admin_render.refusal(who))
-        return
-    if not await acknowledge(inter, update=True):
-        return
-    async with guarded(inter, "retry stop"):
-        stopping = parsed.guild_id == who.guild_id and retrier.stop(who.guild_id)
-        logger.info("retry-pending stop guild=%s by=%s running=%s", who.guild_id, who.user_id, stopping)
-        await show(inter, Screen(admin_render.STOPPING if stopping else admin_render.NOT_RUNNING))
+@routed(Kind.RETRY_STOP, update=True)
+async def on_retry_stop(inter: Routable, who: Caller, parsed: AdminId, deps: AdminDeps) -> Screen:
+    """Ask the server's batch to stop after the apply in progress (only this server's, by its admins)."""
+    del inter
+    stopping = parsed.guild_id == who.guild_id and deps.retrier.stop(who.guild_id)
+    logger.info("retry-pending stop guild=%s by=%s running=%s", who.guild_id, who.user_id, stopping)
+    return Screen(admin_render.STOPPING if stopping else admin_render.NOT_RUNNING)
 
 
 class Stats(lightbulb.SlashCommand, name="stats", description="Apply statistics: since start and in total"):

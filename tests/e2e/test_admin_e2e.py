@@ -458,3 +458,25 @@ async def test_stats_after_a_known_sequence_of_clicks(admins: Admins) -> None:
     assert "Applications: 2" in text
     assert f"**Season 15** (`{config_id}`): 2" in text
     assert "Unfinished applies: 0 · Results never delivered: 0" in text
+
+
+@pytest.mark.asyncio
+async def test_a_command_that_fails_unexpectedly_gets_a_reference_not_a_failed_interaction(
+    admins: Admins, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``/apps edit`` with only ``config`` opens a modal before any guard: the catch-all handler answers."""
+    config_id, _ = await admins.post()
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(AdminService, "find", broken)
+    inter = await admins.command("edit", options={"config": config_id})
+    await inter.wait_until(answered, timeout=TIMEOUT)
+    assert not inter.failed
+    assert inter.ephemeral
+    assert inter.content is not None
+    assert "Reference: `" in inter.content
+    assert "boom" not in inter.content  # no raw error text for users
+    reference = inter.content.split("`")[1]
+    assert any(f"ref={reference}" in r.getMessage() for r in caplog.records)  # the same reference is in the logs
