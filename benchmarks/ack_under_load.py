@@ -44,9 +44,13 @@ async def run(options: SandboxOptions) -> None:
             guilds, data = seed_servers(emu, options)
             (data_dir / DATA_FILE).write_bytes(orjson.dumps(data))
             inherited = {k: v for k, v in os.environ.items() if not k.startswith("CASTBOT_") or k in PASSED_ON}
-            env = {**inherited,
-                   "CASTBOT_TOKEN": emu.bot_token, "CASTBOT_API_URL": emu.rest_url, "CASTBOT_DATA_DIR": str(data_dir),
-                   "CASTBOT_LOG_LEVEL": "WARNING"}  # fmt: skip
+            env = {
+                **inherited,
+                "CASTBOT_TOKEN": emu.bot_token,
+                "CASTBOT_API_URL": emu.rest_url,
+                "CASTBOT_DATA_DIR": str(data_dir),
+                "CASTBOT_LOG_LEVEL": "WARNING",
+            }
             proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "castbot_hikari", "run", env=env, cwd=tmp)
             try:
                 await emu.wait_ready(timeout=60)

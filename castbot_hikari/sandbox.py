@@ -102,10 +102,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the sandbox's options to its subcommand parser."""
     parser.add_argument("--clicks", type=int, default=50, help="number of Apply clicks (default 50)")
     parser.add_argument("--servers", type=int, default=5, help="number of simulated servers (default 5)")
-    parser.add_argument("--channel-latency", type=_latency, default=(0.5, 1.0), metavar="MIN-MAX",
-                        help="seconds Discord takes to create a channel (default 0.5-1.0)")  # fmt: skip
-    parser.add_argument("--message-latency", type=_latency, default=(0.3, 0.8), metavar="MIN-MAX",
-                        help="seconds Discord takes to post or edit a message (default 0.3-0.8)")  # fmt: skip
+    parser.add_argument(
+        "--channel-latency",
+        type=_latency,
+        default=(0.5, 1.0),
+        metavar="MIN-MAX",
+        help="seconds Discord takes to create a channel (default 0.5-1.0)",
+    )
+    parser.add_argument(
+        "--message-latency",
+        type=_latency,
+        default=(0.3, 0.8),
+        metavar="MIN-MAX",
+        help="seconds Discord takes to post or edit a message (default 0.3-0.8)",
+    )
     parser.add_argument("--data-dir", type=Path, default=None, help="where to write playerData.json (default: temp)")
     parser.add_argument("--keep-running", action="store_true", help="leave the emulator and bot up afterwards")
     parser.add_argument("--seed", type=int, default=7, help="random seed for latencies and clicks")
@@ -114,9 +124,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def options_from(args: argparse.Namespace) -> SandboxOptions:
     """Build options from parsed arguments."""
     return SandboxOptions(
-        clicks=max(1, args.clicks), servers=max(1, args.servers), channel_latency=args.channel_latency,
-        message_latency=args.message_latency, data_dir=args.data_dir, keep_running=args.keep_running, seed=args.seed,
-    )  # fmt: skip
+        clicks=max(1, args.clicks),
+        servers=max(1, args.servers),
+        channel_latency=args.channel_latency,
+        message_latency=args.message_latency,
+        data_dir=args.data_dir,
+        keep_running=args.keep_running,
+        seed=args.seed,
+    )
 
 
 def seed_servers(emu: DiscordEmulator, options: SandboxOptions) -> tuple[list[Guild], dict[str, Any]]:
@@ -126,22 +141,34 @@ def seed_servers(emu: DiscordEmulator, options: SandboxOptions) -> tuple[list[Gu
     guilds: list[Guild] = []
     for number in range(1, options.servers + 1):
         members = [(f"applicant_{number}_{m}", f"Applicant {number}.{m}") for m in range(members_per_server)]
-        guild = emu.add_guild(GuildSeed(
-            name=f"ORG Season {number}", categories=["Applications"], text_channels=["apply-here"],
-            roles=["Production"], members=members, bot_permissions=int(BOT_REQUIRED),
-        ))  # fmt: skip
+        guild = emu.add_guild(
+            GuildSeed(
+                name=f"ORG Season {number}",
+                categories=["Applications"],
+                text_channels=["apply-here"],
+                roles=["Production"],
+                members=members,
+                bot_permissions=int(BOT_REQUIRED),
+            )
+        )
         guilds.append(guild)
         config_id = f"config_{1781015852414 + number}_{guild.id}"
         data[str(guild.id)] = {
-            "applicationConfigs": {config_id: {
-                "buttonText": f"Apply to Season {number}", "explanatoryText": "Sandbox", "stage": "active",
-                "channelFormat": DEFAULT_CHANNEL_FORMAT, "buttonStyle": "Success",
-                "targetChannelId": str(guild.text_channels["apply-here"]),
-                "categoryId": str(guild.categories["Applications"]),
-                "productionRole": str(guild.roles["Production"]), "questions": [],
-            }},
+            "applicationConfigs": {
+                config_id: {
+                    "buttonText": f"Apply to Season {number}",
+                    "explanatoryText": "Sandbox",
+                    "stage": "active",
+                    "channelFormat": DEFAULT_CHANNEL_FORMAT,
+                    "buttonStyle": "Success",
+                    "targetChannelId": str(guild.text_channels["apply-here"]),
+                    "categoryId": str(guild.categories["Applications"]),
+                    "productionRole": str(guild.roles["Production"]),
+                    "questions": [],
+                }
+            },
             "applications": {},
-        }  # fmt: skip
+        }
     return guilds, data
 
 
@@ -237,20 +264,30 @@ def report(
         else:
             results["failed"] += 1
     owners = Counter(
-        marker for channel in emu.state.channels.values()
+        marker
+        for channel in emu.state.channels.values()
         if (marker := naming.parse_topic_marker(getattr(channel, "topic", None))) is not None
-    )  # fmt: skip
+    )
     # The bot's saved state: its document (snapshot plus journal) while it runs, else the file.
     saved: dict[str, Any] = doc if doc is not None else orjson.loads(data_file.read_bytes())
     recorded = sum(len(guild.get("applications", {})) for key, guild in saved.items() if key.isdigit())
     return SandboxReport(
-        clicks=len(interactions), acked=len(acks), ack_p50_ms=percentile(acks, 0.5), ack_p99_ms=percentile(acks, 0.99),
-        ack_max_ms=max(acks, default=0.0), failed_interactions=sum(1 for i in interactions if i.failed),
-        results=results, no_result=no_result, channels_created=sum(owners.values()),
-        duplicates=sum(count - 1 for count in owners.values() if count > 1), applications_recorded=recorded,
-        data_file=data_file, validation_errors=len(emu.validation_errors), seconds=seconds,
+        clicks=len(interactions),
+        acked=len(acks),
+        ack_p50_ms=percentile(acks, 0.5),
+        ack_p99_ms=percentile(acks, 0.99),
+        ack_max_ms=max(acks, default=0.0),
+        failed_interactions=sum(1 for i in interactions if i.failed),
+        results=results,
+        no_result=no_result,
+        channels_created=sum(owners.values()),
+        duplicates=sum(count - 1 for count in owners.values() if count > 1),
+        applications_recorded=recorded,
+        data_file=data_file,
+        validation_errors=len(emu.validation_errors),
+        seconds=seconds,
         invalid_requests=sum(1 for r in emu.requests if r.status in (401, 403, 429)),
-    )  # fmt: skip
+    )
 
 
 def render_report(rep: SandboxReport) -> str:

@@ -66,13 +66,31 @@ def _text_row(
 def _text_rows(title: str, description: str, channel_format: str) -> Rows:
     # Lengths are also checked server-side: a client can send anything.
     return [
-        _text_row(admin_ids.TITLE_INPUT, "Title", style=hikari.TextInputStyle.SHORT, value=title, required=True,
-                  max_length=MAX_TITLE),
-        _text_row(admin_ids.DESCRIPTION_INPUT, "Description (optional)", style=hikari.TextInputStyle.PARAGRAPH,
-                  value=description, required=False, max_length=MAX_DESCRIPTION),
-        _text_row(admin_ids.FORMAT_INPUT, "Channel name format (must contain %name%)",
-                  style=hikari.TextInputStyle.SHORT, value=channel_format, required=True, max_length=MAX_FORMAT),
-    ]  # fmt: skip
+        _text_row(
+            admin_ids.TITLE_INPUT,
+            "Title",
+            style=hikari.TextInputStyle.SHORT,
+            value=title,
+            required=True,
+            max_length=MAX_TITLE,
+        ),
+        _text_row(
+            admin_ids.DESCRIPTION_INPUT,
+            "Description (optional)",
+            style=hikari.TextInputStyle.PARAGRAPH,
+            value=description,
+            required=False,
+            max_length=MAX_DESCRIPTION,
+        ),
+        _text_row(
+            admin_ids.FORMAT_INPUT,
+            "Channel name format (must contain %name%)",
+            style=hikari.TextInputStyle.SHORT,
+            value=channel_format,
+            required=True,
+            max_length=MAX_FORMAT,
+        ),
+    ]
 
 
 def post_modal() -> Rows:
@@ -98,9 +116,12 @@ def _category_row(draft: SetupDraft) -> hikari.impl.MessageActionRowBuilder:
         return row
     menu = row.add_text_menu(custom_id, placeholder="Category for application channels", min_values=1)
     for category in draft.categories:
-        menu.add_option(category.name[:100] or str(category.id), str(category.id),
-                        description=f"{category.used}/{CATEGORY_LIMIT} channels used",
-                        is_default=category.id == chosen)  # fmt: skip
+        menu.add_option(
+            category.name[:100] or str(category.id),
+            str(category.id),
+            description=f"{category.used}/{CATEGORY_LIMIT} channels used",
+            is_default=category.id == chosen,
+        )
     return row
 
 
@@ -126,10 +147,11 @@ def setup_rows(draft: SetupDraft) -> Rows:
     )
     buttons = (
         hikari.impl.MessageActionRowBuilder()
-        .add_interactive_button(hikari.ButtonStyle.SUCCESS, admin_ids.setup(sid, SetupPart.POST), label="Post",
-                                is_disabled=not draft.ready)
+        .add_interactive_button(
+            hikari.ButtonStyle.SUCCESS, admin_ids.setup(sid, SetupPart.POST), label="Post", is_disabled=not draft.ready
+        )
         .add_interactive_button(hikari.ButtonStyle.SECONDARY, admin_ids.setup(sid, SetupPart.CANCEL), label="Cancel")
-    )  # fmt: skip
+    )
     return [channel, _category_row(draft), style_row, role, buttons]
 
 

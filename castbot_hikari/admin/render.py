@@ -205,9 +205,11 @@ def stage_changed(changed: Changed) -> str:
     """Return the message after ``/apps open`` or ``/apps close``."""
     config = changed.config
     state = "open" if config.is_open else "closed"
-    head = f"Applications for **{config.title}** were already {state}." if changed.already else (
-        f"✅ Applications for **{config.title}** are now {state}."
-    )  # fmt: skip
+    head = (
+        f"Applications for **{config.title}** were already {state}."
+        if changed.already
+        else (f"✅ Applications for **{config.title}** are now {state}.")
+    )
     return f"{head} {_card(changed.card)}"
 
 

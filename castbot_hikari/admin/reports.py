@@ -208,8 +208,12 @@ class PendingRetrier:
         run.finished = True
         logger.info(
             "retry-pending guild=%s done=%d total=%d stopped=%s outcomes=%s",
-            guild_id, run.done, run.total, run.stopped, dict(run.outcomes),
-        )  # fmt: skip
+            guild_id,
+            run.done,
+            run.total,
+            run.stopped,
+            dict(run.outcomes),
+        )
         await self._report(report, run)
         return run
 

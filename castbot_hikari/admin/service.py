@@ -212,9 +212,13 @@ class AdminService:
         if isinstance(result, Posted):
             self._sessions.drop(session_id)
             logger.info(
-                "apply card posted guild=%s config=%s channel=%s message=%s admin=%s", guild_id,
-                result.config.config_id, result.config.posted_channel_id, result.config.posted_message_id, admin_id,
-            )  # fmt: skip
+                "apply card posted guild=%s config=%s channel=%s message=%s admin=%s",
+                guild_id,
+                result.config.config_id,
+                result.config.posted_channel_id,
+                result.config.posted_message_id,
+                admin_id,
+            )
         else:
             self._sessions.save(dataclasses.replace(draft, posting=False))
         return result
@@ -234,12 +238,20 @@ class AdminService:
             return Refusal(Reason.ROLE_MISSING, f"<@&{draft.role_id}>")
         now = self._clock.now_ms()
         config = ApplicationConfig(
-            guild_id=guild_id, config_id=await self._fresh_id(guild_id, now, draft.admin_id),
-            title=draft.text.title, description=draft.text.description, channel_format=draft.text.channel_format,
-            target_channel_id=target.id, category_id=category.id, button_style=draft.style,
-            production_role=draft.role_id, created_by=draft.admin_id, stage=ACTIVE, created_at_ms=now,
+            guild_id=guild_id,
+            config_id=await self._fresh_id(guild_id, now, draft.admin_id),
+            title=draft.text.title,
+            description=draft.text.description,
+            channel_format=draft.text.channel_format,
+            target_channel_id=target.id,
+            category_id=category.id,
+            button_style=draft.style,
+            production_role=draft.role_id,
+            created_by=draft.admin_id,
+            stage=ACTIVE,
+            created_at_ms=now,
             last_updated_ms=now,
-        )  # fmt: skip
+        )
         message_id = await self._discord.post_card(target.id, admin.card_of(config))
         posted = dataclasses.replace(config, posted_channel_id=target.id, posted_message_id=message_id)
         try:

@@ -179,9 +179,11 @@ class JsonApplicationRepository:
         applicant = None
         if who:
             applicant = Applicant(
-                key.user_id, str(who.get("username") or key.user_id), str(who.get("displayName") or key.user_id),
+                key.user_id,
+                str(who.get("username") or key.user_id),
+                str(who.get("displayName") or key.user_id),
                 who.get("avatarURL") if isinstance(who.get("avatarURL"), str) else None,
-            )  # fmt: skip
+            )
         return Pending(
             key=key,
             state=PendingState(entry.get("state", PendingState.RESERVED.value)),
@@ -254,8 +256,9 @@ class JsonApplicationRepository:
     async def commit(self, application: Application, *, notice: OutboxItem | None = None) -> None:
         """Record the application and drop its reservation (and queue ``notice``) in one journal entry."""
         key = application.key
-        record = set_op(str(application.guild_id), APPLICATIONS, str(application.channel_id),
-                        value=application.to_castbot())  # fmt: skip
+        record = set_op(
+            str(application.guild_id), APPLICATIONS, str(application.channel_id), value=application.to_castbot()
+        )
         await self._doc.change([record, del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
 
     async def release(self, key: ApplyKey, *, notice: OutboxItem | None = None) -> None:
@@ -315,8 +318,9 @@ class JsonApplicationRepository:
         found: list[Pending] = []
         for raw in self._meta("pending").values():
             entry = as_object(raw)
-            key = ApplyKey(GuildId(int(entry["guildId"])), UserId(int(entry["userId"])),
-                           ConfigId(str(entry["configId"])))  # fmt: skip
+            key = ApplyKey(
+                GuildId(int(entry["guildId"])), UserId(int(entry["userId"])), ConfigId(str(entry["configId"]))
+            )
             if (guild_id is None or key.guild_id == guild_id) and (pending := self._pending(key)) is not None:
                 found.append(pending)
         return sorted(found, key=lambda pending: pending.reserved_at_ms)

@@ -52,9 +52,11 @@ class Edit(
     channel_format = lightbulb.string("channel_format", "New channel name format (with %name%)", default=None)
     style = lightbulb.string("style", "New button style", choices=STYLE_CHOICES, default=None)
     category = lightbulb.channel(
-        "category", "New category for application channels", channel_types=[hikari.ChannelType.GUILD_CATEGORY],
+        "category",
+        "New category for application channels",
+        channel_types=[hikari.ChannelType.GUILD_CATEGORY],
         default=None,
-    )  # fmt: skip
+    )
     role = lightbulb.role("role", "New production role", default=None)
     remove_role = lightbulb.boolean("remove_role", "Remove the production role", default=False)
 

@@ -77,9 +77,9 @@ def _named(inter: hikari.ComponentInteraction, *, role: bool) -> Named | None:
     return Named(int(picked), (found.name if found is not None else None) or str(picked))
 
 
-async def _step(service: AdminService, who: Caller, sid: str, part: SetupPart, inter: hikari.ComponentInteraction) -> (
-    SetupDraft | Posted | Refusal | None
-):  # fmt: skip
+async def _step(
+    service: AdminService, who: Caller, sid: str, part: SetupPart, inter: hikari.ComponentInteraction
+) -> SetupDraft | Posted | Refusal | None:
     """Apply one setup component; ``None`` means the setup was cancelled."""
     g, u = who.guild_id, who.user_id
     match part:

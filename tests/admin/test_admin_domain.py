@@ -91,9 +91,13 @@ def test_a_castbot_config_reads_with_odd_fields() -> None:
 def test_owner_and_administrator_have_everything() -> None:
     def perms(owner: int, roles: dict[int, int]) -> int:
         return effective_permissions(
-            guild_id=G, owner_id=owner, member_id=BOT, member_roles=[ROLE], role_permissions=roles,
+            guild_id=G,
+            owner_id=owner,
+            member_id=BOT,
+            member_roles=[ROLE],
+            role_permissions=roles,
             overwrites=[Grant(G, False, 0, ALL)],
-        )  # fmt: skip
+        )
 
     assert perms(BOT, {}) == ALL
     assert perms(1, {ROLE: int(Permission.ADMINISTRATOR)}) == ALL
@@ -103,9 +107,13 @@ def test_owner_and_administrator_have_everything() -> None:
 def test_overwrites_apply_everyone_then_roles_then_member() -> None:
     def perms(*overwrites: Grant) -> int:
         return effective_permissions(
-            guild_id=G, owner_id=1, member_id=BOT, member_roles=[ROLE], role_permissions={G: VIEW_SEND},
+            guild_id=G,
+            owner_id=1,
+            member_id=BOT,
+            member_roles=[ROLE],
+            role_permissions={G: VIEW_SEND},
             overwrites=overwrites,
-        )  # fmt: skip
+        )
 
     send = int(Permission.SEND_MESSAGES)
     view = int(Permission.VIEW_CHANNEL)

@@ -38,9 +38,15 @@ def reports_over(repo: JsonApplicationRepository, metrics: InMemoryMetrics, work
 async def test_stats_count_what_happened_since_start_and_totals_from_the_file(repo: JsonApplicationRepository) -> None:
     metrics = InMemoryMetrics()
     for name, value in {
-        "apply.clicks": 9, "apply.created": 4, "apply.rejected.already_applied": 2, "apply.rejected.in_progress": 1,
-        "apply.rejected.closed": 1, "apply.failed.category_full": 1, "followup.delivered": 8, "followup.given_up": 1,
-    }.items():  # fmt: skip
+        "apply.clicks": 9,
+        "apply.created": 4,
+        "apply.rejected.already_applied": 2,
+        "apply.rejected.in_progress": 1,
+        "apply.rejected.closed": 1,
+        "apply.failed.category_full": 1,
+        "followup.delivered": 8,
+        "followup.given_up": 1,
+    }.items():
         metrics.incr(name, value)
     for ms in (2.0, 3.0, 50.0):
         metrics.observe("apply.ack_ms", ms)

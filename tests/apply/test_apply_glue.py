@@ -29,8 +29,13 @@ def event(custom_id: str, *, guild: int | None = GUILD, member: bool = True) -> 
     inter.token = "interaction-token"
     inter.user = mock.Mock(spec=hikari.User, id=hikari.Snowflake(USER))
     if member:
-        inter.member = mock.Mock(spec=hikari.InteractionMember, id=hikari.Snowflake(USER), username="kevin_a",
-                                 display_name="Kevin A", display_avatar_url="https://cdn.example/a.png")  # fmt: skip
+        inter.member = mock.Mock(
+            spec=hikari.InteractionMember,
+            id=hikari.Snowflake(USER),
+            username="kevin_a",
+            display_name="Kevin A",
+            display_avatar_url="https://cdn.example/a.png",
+        )
     else:
         inter.member = None
     inter.create_initial_response = mock.AsyncMock()
@@ -74,8 +79,9 @@ async def test_defer_comes_first_then_the_service_gets_plain_values() -> None:
     assert click.reply.expires_at_ms == snowflake_time_ms(INTERACTION_ID) + TOKEN_LIFE_MS
 
 
-@pytest.mark.parametrize(("guild", "member", "text"), [(None, False, render.DM_NOT_SUPPORTED),
-                                                       (GUILD, False, render.DM_NOT_SUPPORTED)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("guild", "member", "text"), [(None, False, render.DM_NOT_SUPPORTED), (GUILD, False, render.DM_NOT_SUPPORTED)]
+)
 @pytest.mark.asyncio
 async def test_click_outside_a_server_gets_a_clear_message(guild: int | None, member: bool, text: str) -> None:
     ev, inter = event(f"apply_{CONFIG}", guild=guild, member=member)

@@ -145,8 +145,10 @@ async def test_full_category_overflows_and_tells_admins_once(repo: JsonApplicati
     assert discord.overflow_requests == [CATEGORY, CATEGORY]
     assert all(c.spec.category_id == discord.overflow_to for c in discord.channels.values())
     overflow_notices = [text for _, text in notifier.notices if text.startswith("📁")]
-    assert overflow_notices == [f"📁 <#{CATEGORY}> is full (Discord allows 50 channels per category). "
-                                f"New application channels go to <#{discord.overflow_to}>."]  # fmt: skip
+    assert overflow_notices == [
+        f"📁 <#{CATEGORY}> is full (Discord allows 50 channels per category). "
+        f"New application channels go to <#{discord.overflow_to}>."
+    ]
 
 
 @pytest.mark.asyncio
@@ -154,8 +156,9 @@ async def test_missing_permissions_fail_fast_without_a_storm_of_403s(repo: JsonA
     discord, notifier = FakeDiscordOps(), FakeNotifier()
     clock = FakeClock()
     stack = service_for(repo, discord, notifier, clock)
-    discord.fail_next["create_channel"] = [DiscordError(DiscordErrorKind.MISSING_PERMISSIONS, "Missing Permissions",
-                                                        code=50013, status=403)]  # fmt: skip
+    discord.fail_next["create_channel"] = [
+        DiscordError(DiscordErrorKind.MISSING_PERMISSIONS, "Missing Permissions", code=50013, status=403)
+    ]
     outcomes = [(await click(stack))[0] for _ in range(5)]
     assert discord.create_attempts == 1  # one 403, then fast failures for a while
     assert all(o.failure is Failure.MISSING_PERMISSIONS for o in outcomes)
@@ -200,8 +203,12 @@ async def test_after_a_restart_the_applicant_is_told_while_the_token_lives(
 ) -> None:
     discord, notifier, replier, clock = FakeDiscordOps(), FakeNotifier(), FakeReplier(), FakeClock()
     handle = ReplyHandle(BOT, "secret-token", clock.now_ms() + token_left_s * 1000)
-    assert await repo.reserve(KEY, owner="dead:1", now_ms=clock.now_ms(), stale_after_ms=1, applicant=applicant(),
-                              reply=handle) == Won()  # fmt: skip
+    assert (
+        await repo.reserve(
+            KEY, owner="dead:1", now_ms=clock.now_ms(), stale_after_ms=1, applicant=applicant(), reply=handle
+        )
+        == Won()
+    )
     assert "secret-token" not in repr(await repo.get_pending(KEY))
     stack = make_stack(repo, discord, clock=clock, owner="proc:2", notifier=notifier, replier=replier)
     await stack.recovery.reconcile()

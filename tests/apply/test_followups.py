@@ -31,8 +31,15 @@ class Script:
 
 
 def sender(clock: FakeClock, sleep: SleepRecorder, metrics: InMemoryMetrics | None = None) -> FollowupSender:
-    return FollowupSender(clock=clock, metrics=metrics or InMemoryMetrics(), sleep=sleep, max_attempts=4,
-                          base_delay=1.0, max_delay=8.0, rng=lambda: 0.999)  # fmt: skip
+    return FollowupSender(
+        clock=clock,
+        metrics=metrics or InMemoryMetrics(),
+        sleep=sleep,
+        max_attempts=4,
+        base_delay=1.0,
+        max_delay=8.0,
+        rng=lambda: 0.999,
+    )
 
 
 @pytest.mark.asyncio

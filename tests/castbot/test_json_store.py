@@ -53,9 +53,14 @@ async def test_round_trip_keeps_unknown_keys_and_castbot_shape(data_dir: Path) -
 async def test_castbot_extra_application_fields_survive(data_dir: Path) -> None:
     doc = orjson.loads((data_dir / DATA_FILE).read_bytes())
     doc[str(GUILD)]["applications"]["42"] = {
-        "userId": str(USER), "channelId": "42", "configId": CONFIG, "currentQuestion": 3,
-        "rankings": {"9": 4}, "castingStatus": "cast", "dncEntries": [{"name": "x"}],
-    }  # fmt: skip
+        "userId": str(USER),
+        "channelId": "42",
+        "configId": CONFIG,
+        "currentQuestion": 3,
+        "rankings": {"9": 4},
+        "castingStatus": "cast",
+        "dncEntries": [{"name": "x"}],
+    }
     write_player_data(data_dir, doc)
     repo = JsonApplicationRepository.open(data_dir, fsync=False)
     found = await repo.find_application(KEY)
@@ -191,8 +196,10 @@ async def test_reserve_is_check_and_set(repo: JsonApplicationRepository) -> None
 @pytest.mark.asyncio
 async def test_5mb_file_snapshot_is_atomic_and_complete(tmp_path: Path) -> None:
     """CastBot's real size: a snapshot replaces the whole file at once, and a failed one leaves it intact."""
-    big = {str(10**18 + g): {"applications": {str(n): {"userId": "1", "pad": "x" * 300} for n in range(100)}}
-           for g in range(160)}  # fmt: skip
+    big = {
+        str(10**18 + g): {"applications": {str(n): {"userId": "1", "pad": "x" * 300} for n in range(100)}}
+        for g in range(160)
+    }
     path = tmp_path / DATA_FILE
     path.write_bytes(orjson.dumps(big))
     assert path.stat().st_size > 5_000_000

@@ -76,15 +76,18 @@ def castbot_data(guild: Any, config_id: str) -> dict[str, Any]:
             "players": {},
             "applicationConfigs": {
                 config_id: {
-                    "buttonText": "Apply to Season 14", "channelFormat": "📝%name%-app", "stage": "active",
+                    "buttonText": "Apply to Season 14",
+                    "channelFormat": "📝%name%-app",
+                    "stage": "active",
                     "categoryId": str(guild.categories["Applications"]),
                     "productionRole": str(guild.roles["Production"]),
-                    "targetChannelId": str(guild.text_channels["apply-here"]), "buttonStyle": "Success",
+                    "targetChannelId": str(guild.text_channels["apply-here"]),
+                    "buttonStyle": "Success",
                 }
             },
             "applications": {},
         }
-    }  # fmt: skip
+    }
 
 
 @pytest_asyncio.fixture
@@ -111,12 +114,21 @@ async def world(emu: DiscordEmulator, tmp_path: Path, request: pytest.FixtureReq
     marker = request.node.get_closest_marker("bot_options")
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}
     perms = request.node.get_closest_marker("bot_permissions")
-    guild = emu.add_guild(GuildSeed(
-        name="ORG", categories=["Applications"], text_channels=["apply-here", "admin-log"], roles=["Production"],
-        members=[("kevin_a", "Kevin A"), ("zoe", "Zoë"), ("emoji", "🔥🔥"),
-                 *((f"u{n}", f"User {n}") for n in range(8))],
-        bot_permissions=int(perms.args[0]) if perms else int(BOT_REQUIRED),
-    ))  # fmt: skip
+    guild = emu.add_guild(
+        GuildSeed(
+            name="ORG",
+            categories=["Applications"],
+            text_channels=["apply-here", "admin-log"],
+            roles=["Production"],
+            members=[
+                ("kevin_a", "Kevin A"),
+                ("zoe", "Zoë"),
+                ("emoji", "🔥🔥"),
+                *((f"u{n}", f"User {n}") for n in range(8)),
+            ],
+            bot_permissions=int(perms.args[0]) if perms else int(BOT_REQUIRED),
+        )
+    )
     data = castbot_data(guild, CONFIG_ID)
     data[META] = {
         "schemaVersion": 1,

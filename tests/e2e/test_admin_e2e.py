@@ -71,9 +71,13 @@ class Admins:
     ) -> Interaction:
         """Run ``/apps <subcommand>``; ``forced`` lets a member without Manage Server use it anyway."""
         return await self.emu.slash_command(
-            self.guild.id, self.user(user), "apps", subcommand=subcommand, options=options or {},
+            self.guild.id,
+            self.user(user),
+            "apps",
+            subcommand=subcommand,
+            options=options or {},
             ignore_default_permissions=forced,
-        )  # fmt: skip
+        )
 
     async def reply(self, subcommand: str, user: str = "ann", **options: object) -> str:
         """Run ``/apps <subcommand>`` and return what the admin reads."""
@@ -132,14 +136,17 @@ class Admins:
         assert done.content.startswith(f"✅ Posted **{title}**"), done.content
         config_id = next(cid for cid, raw in self.configs().items() if raw.get("buttonText") == title)
         card = self.emu.state.messages[self.channel("apply-here")][-1]
-        return config_id, card  # fmt: skip
+        return config_id, card
 
     async def apply(self, user: str, config_id: str, card: MessageState | None = None) -> str:
         """Click Apply as ``user`` (on the card, or through the API) and return the final message."""
         inter = await self.emu.click(
-            self.guild.id, self.user(user), custom_ids.apply_button(ConfigId(config_id)),
-            channel_id=self.channel("apply-here"), message_id=card.id if card else None,
-        )  # fmt: skip
+            self.guild.id,
+            self.user(user),
+            custom_ids.apply_button(ConfigId(config_id)),
+            channel_id=self.channel("apply-here"),
+            message_id=card.id if card else None,
+        )
         await inter.wait_until(
             lambda i: i.content is not None and not i.loading and not i.content.startswith("Creating"), timeout=TIMEOUT
         )
@@ -165,12 +172,18 @@ def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest_asyncio.fixture
 async def admins(emu: DiscordEmulator, tmp_path: Path) -> AsyncIterator[Admins]:
-    guild = emu.add_guild(GuildSeed(
-        name="ORG", categories=["Applications", "Season 13"], text_channels=["apply-here", "admin-log", "staff"],
-        roles=["Production", "Admins"], role_permissions={"Admins": int(Permission.MANAGE_GUILD)},
-        members=[("ann", "Ann"), ("bob", "Bob"), ("kevin_a", "Kevin A"), ("zoe", "Zoë"), ("u1", "User 1")],
-        member_roles={"ann": ["Admins"]}, bot_permissions=int(BOT_REQUIRED),
-    ))  # fmt: skip
+    guild = emu.add_guild(
+        GuildSeed(
+            name="ORG",
+            categories=["Applications", "Season 13"],
+            text_channels=["apply-here", "admin-log", "staff"],
+            roles=["Production", "Admins"],
+            role_permissions={"Admins": int(Permission.MANAGE_GUILD)},
+            members=[("ann", "Ann"), ("bob", "Bob"), ("kevin_a", "Kevin A"), ("zoe", "Zoë"), ("u1", "User 1")],
+            member_roles={"ann": ["Admins"]},
+            bot_permissions=int(BOT_REQUIRED),
+        )
+    )
     data = {FOREIGN_GUILD: {"applicationConfigs": {FOREIGN_CONFIG: {"buttonText": "Elsewhere", "stage": "active"}}}}
     (tmp_path / DATA_FILE).write_bytes(orjson.dumps(data))
     settings = Settings(token=emu.bot_token, api_url=emu.rest_url, data_dir=tmp_path)
@@ -206,8 +219,9 @@ async def test_post_modal_selects_post_then_an_applicant_applies_on_the_card(adm
     category = shown.find_component(setup_id(setup, admins, "category"))
     assert category is not None
     assert [(o["label"], o["description"]) for o in category["options"]] == [
-        ("Applications", "0/50 channels used"), ("Season 13", "0/50 channels used"),
-    ]  # fmt: skip
+        ("Applications", "0/50 channels used"),
+        ("Season 13", "0/50 channels used"),
+    ]
 
     config_id, card = await admins.post()
     assert card.embeds[0]["title"] == "Season 15"
@@ -221,8 +235,9 @@ async def test_post_modal_selects_post_then_an_applicant_applies_on_the_card(adm
     assert raw["postedChannelId"] == str(admins.channel("apply-here"))
     assert raw["postedMessageId"] == str(card.id)
     assert (raw["categoryId"], raw["productionRole"]) == (
-        str(admins.channel("Applications")), str(admins.guild.roles["Production"]),
-    )  # fmt: skip
+        str(admins.channel("Applications")),
+        str(admins.guild.roles["Production"]),
+    )
     assert (raw["stage"], raw["questions"], raw["createdBy"]) == ("active", [], str(ann))
 
     result = await admins.apply("kevin_a", config_id, card)
@@ -367,8 +382,9 @@ async def test_another_guilds_config_is_not_found(admins: Admins) -> None:
         assert text.startswith(f"❌ There is no Apply button `{FOREIGN_CONFIG}` in this server"), text
     assert await admins.reply("edit", config=FOREIGN_CONFIG, title="Mine now") != ""
     assert admins.data()[FOREIGN_GUILD]["applicationConfigs"][FOREIGN_CONFIG] == {
-        "buttonText": "Elsewhere", "stage": "active",
-    }  # fmt: skip
+        "buttonText": "Elsewhere",
+        "stage": "active",
+    }
 
 
 @pytest.mark.asyncio

@@ -38,10 +38,16 @@ async def stop(proc: asyncio.subprocess.Process) -> int:
 @pytest.mark.asyncio
 async def test_run_command_against_a_discord_compatible_api(tmp_path: Path) -> None:
     async with DiscordEmulator(validate=True) as emu:
-        guild = emu.add_guild(GuildSeed(
-            name="ORG", categories=["Applications"], text_channels=["apply-here"], roles=["Production"],
-            members=[("kevin_a", "Kevin A")], bot_permissions=int(BOT_REQUIRED),
-        ))  # fmt: skip
+        guild = emu.add_guild(
+            GuildSeed(
+                name="ORG",
+                categories=["Applications"],
+                text_channels=["apply-here"],
+                roles=["Production"],
+                members=[("kevin_a", "Kevin A")],
+                bot_permissions=int(BOT_REQUIRED),
+            )
+        )
         data_dir = tmp_path / "data"
         data_dir.mkdir()
         (data_dir / DATA_FILE).write_bytes(orjson.dumps(castbot_data(guild, CONFIG_ID)))
@@ -53,9 +59,15 @@ async def test_run_command_against_a_discord_compatible_api(tmp_path: Path) -> N
             "CASTBOT_LOG_LEVEL": "INFO",
         }
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "castbot_hikari", "run", cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "castbot_hikari",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         try:
             await emu.wait_ready(timeout=60)
             user = guild.members["kevin_a"]

@@ -35,13 +35,21 @@ async def eventually(condition: Callable[[], bool], what: str, seconds: float = 
 async def start_bot(emu: DiscordEmulator, data_dir: Path) -> asyncio.subprocess.Process:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CASTBOT_")},
-        "CASTBOT_TOKEN": emu.bot_token, "CASTBOT_API_URL": emu.rest_url, "CASTBOT_DATA_DIR": str(data_dir),
-    }  # fmt: skip
+        "CASTBOT_TOKEN": emu.bot_token,
+        "CASTBOT_API_URL": emu.rest_url,
+        "CASTBOT_DATA_DIR": str(data_dir),
+    }
     identifies = emu.gateway.identifies
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "castbot_hikari", "run", cwd=data_dir.parent, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "castbot_hikari",
+        "run",
+        cwd=data_dir.parent,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     await emu.gateway.wait_for(lambda g: g.identifies > identifies and g.connected, timeout=60)
     return proc
 
@@ -64,10 +72,16 @@ async def test_sigkill_mid_apply_then_restart_leaves_one_channel_and_one_record(
     tmp_path: Path, kill_during: str
 ) -> None:
     async with DiscordEmulator(validate=True) as emu:
-        guild = emu.add_guild(GuildSeed(
-            name="ORG", categories=["Applications"], text_channels=["apply-here", "admin-log"], roles=["Production"],
-            members=[("kevin_a", "Kevin A")], bot_permissions=int(BOT_REQUIRED),
-        ))  # fmt: skip
+        guild = emu.add_guild(
+            GuildSeed(
+                name="ORG",
+                categories=["Applications"],
+                text_channels=["apply-here", "admin-log"],
+                roles=["Production"],
+                members=[("kevin_a", "Kevin A")],
+                bot_permissions=int(BOT_REQUIRED),
+            )
+        )
         data_dir = tmp_path / "data"
         data_dir.mkdir()
         doc = castbot_data(guild, CONFIG_ID)

@@ -52,8 +52,9 @@ async def test_missing_permissions_clear_message_admins_told_no_403_storm(world:
 async def test_full_category_overflows_into_a_copy_and_admins_are_told(world: World) -> None:
     rest = world.app.bot.rest
     category = world.guild.categories["Applications"]
-    hidden = hikari.PermissionOverwrite(id=world.guild.id, type=hikari.PermissionOverwriteType.ROLE,
-                                        deny=hikari.Permissions.VIEW_CHANNEL)  # fmt: skip
+    hidden = hikari.PermissionOverwrite(
+        id=world.guild.id, type=hikari.PermissionOverwriteType.ROLE, deny=hikari.Permissions.VIEW_CHANNEL
+    )
     await rest.edit_channel(category, permission_overwrites=[hidden])
     for n in range(50):
         await rest.create_guild_text_channel(world.guild.id, f"filler-{n}", category=category)
@@ -85,8 +86,9 @@ async def test_word_filter_rejection_retries_with_neutral_name(world: World) -> 
         body: object = req.body
         return isinstance(body, dict) and "kevina" in str(cast("dict[str, object]", body).get("name", ""))
 
-    rule = world.emu.faults.inject(method="POST", route=CHANNELS, status=400, code=20031,
-                                   message="Contains words not allowed", match=filtered)  # fmt: skip
+    rule = world.emu.faults.inject(
+        method="POST", route=CHANNELS, status=400, code=20031, message="Contains words not allowed", match=filtered
+    )
     inter = await click_and_wait(world, "kevin_a")
     assert (inter.content or "").startswith("✅")
     assert len(rule.hits) == 1

@@ -14,8 +14,14 @@ from castbot_hikari.sandbox import SandboxOptions, run_sandbox
 @pytest.mark.asyncio
 async def test_sandbox_answers_every_click_without_duplicates(tmp_path: Path) -> None:
     out = io.StringIO()
-    options = SandboxOptions(clicks=20, servers=3, channel_latency=(0.0, 0.05), message_latency=(0.0, 0.05),
-                             data_dir=tmp_path, spread_seconds=0.2)  # fmt: skip
+    options = SandboxOptions(
+        clicks=20,
+        servers=3,
+        channel_latency=(0.0, 0.05),
+        message_latency=(0.0, 0.05),
+        data_dir=tmp_path,
+        spread_seconds=0.2,
+    )
     report = await run_sandbox(options, out=out)
     assert report.ok, out.getvalue()
     assert report.clicks == 20
