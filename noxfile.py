@@ -28,6 +28,7 @@ def lint(session: nox.Session) -> None:
     install(session)
     session.run("ruff", "format", "--check", *PATHS)
     session.run("ruff", "check", *PATHS)
+    session.run("lint-imports")
 
 
 @nox.session
@@ -39,9 +40,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite; ``nox -s tests -- --coverage`` is not wired yet, pass pytest args after --."""
+    """Run the test suite in parallel (pytest-xdist); pytest arguments go after ``--`` (then run as given)."""
     install(session)
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *(session.posargs or ["-n", "auto"]))
 
 
 @nox.session

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import hikari
 
+from castbot_hikari import sandbox as sandbox_module  # light: it imports the emulator only when it runs
 from castbot_hikari.core.errors import CorruptDataError
 from castbot_hikari.settings import Settings, SettingsError, configured_data_dir
 
@@ -90,8 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser(
         "sandbox", help="run the real bot against a local Discord emulator with simulated applicants"
     )
-    from castbot_hikari import sandbox as sandbox_module  # noqa: PLC0415 - keeps `run` free of the emulator
-
     sandbox_module.add_arguments(sandbox)
     return parser
 
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "import":
         return import_data(args.path, args.data_dir, force=args.force)
     if args.command == "sandbox":
-        from castbot_hikari import sandbox  # noqa: PLC0415
-
-        return sandbox.main(args)
+        if importlib.util.find_spec("jsonschema") is None:
+            return fail("the sandbox needs the emulator's extras: python3 -m pip install 'castbot-hikari[sandbox]'")
+        return sandbox_module.main(args)
     return fail(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
@@ -34,7 +34,9 @@ from castbot_hikari.core import naming
 from castbot_hikari.core.metrics import percentile
 from castbot_hikari.core.permissions import BOT_REQUIRED
 from castbot_hikari.settings import Settings
-from castbot_hikari.testing.emulator import DiscordEmulator, Guild, GuildSeed, Interaction, Latency
+
+if TYPE_CHECKING:  # the emulator is imported when the sandbox runs, never by `castbot-hikari run`
+    from castbot_hikari.testing.emulator import DiscordEmulator, Guild, Interaction
 
 logger = logging.getLogger(__name__)
 CHANNEL_ROUTE = "POST /guilds/{guild_id}/channels"
@@ -138,6 +140,8 @@ def seed_servers(emu: DiscordEmulator, options: SandboxOptions) -> tuple[list[Gu
     """Create the servers in the emulator; return them and CastBot data with one Apply config each."""
     members_per_server = options.clicks // options.servers + 2
     data: dict[str, Any] = {}
+    from castbot_hikari.testing.emulator import GuildSeed  # noqa: PLC0415 - see the TYPE_CHECKING import
+
     guilds: list[Guild] = []
     for number in range(1, options.servers + 1):
         members = [(f"applicant_{number}_{m}", f"Applicant {number}.{m}") for m in range(members_per_server)]
@@ -325,6 +329,8 @@ async def run_sandbox(options: SandboxOptions, out: TextIO = sys.stdout) -> Sand
     """Run the whole sandbox and return its report (also printed to ``out``)."""
     with contextlib.ExitStack() as stack:
         data_dir = options.data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="castbot-sandbox-")))
+        from castbot_hikari.testing.emulator import DiscordEmulator, Latency  # noqa: PLC0415 - as above
+
         async with DiscordEmulator(validate=True, seed=options.seed) as emu:
             emu.latency.set(CHANNEL_ROUTE, Latency.uniform(*options.channel_latency))
             for route in MESSAGE_ROUTES:
