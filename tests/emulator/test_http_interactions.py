@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncGenerator
 
 import hikari
@@ -161,6 +162,18 @@ async def test_post_is_signed_over_timestamp_and_body_with_the_published_key(
     assert orjson.loads(post.body) == inter.payload
     assert application.public_key == bytes.fromhex(emu.public_key)
     assert (inter.ack_type, inter.content) == (4, "hello")
+
+
+def test_without_pynacl_the_emulator_still_works_but_cannot_sign(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "nacl", None)
+    monkeypatch.setitem(sys.modules, "nacl.signing", None)
+    emu = DiscordEmulator(validate=False)
+    assert emu.state.verify_key == "0" * 64
+    with pytest.raises(RuntimeError, match="PyNaCl"):
+        _ = emu.public_key
+    with pytest.raises(RuntimeError, match="PyNaCl"):
+        emu.set_interaction_endpoints(["http://127.0.0.1:9/"])
+    emu.set_interaction_endpoints([])  # back to the gateway needs no key
 
 
 def test_the_key_pair_follows_the_seed() -> None:
