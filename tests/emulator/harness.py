@@ -85,8 +85,13 @@ async def running_bot(
     handler: Handler = defer_then_edit,
     *,
     intents: hikari.Intents = hikari.Intents.ALL_UNPRIVILEGED,
+    shard_ids: list[int] | None = None,
+    shard_count: int | None = None,
 ) -> AsyncGenerator[RunningBot]:
-    """Start a bot with a component listener running ``handler``; close it on exit."""
+    """Start a bot with a component listener running ``handler``; close it on exit.
+
+    ``shard_ids``/``shard_count`` go to ``GatewayBot.start`` (default: what ``GET /gateway/bot`` says).
+    """
     bot = make_bot(emu, intents)
     running = RunningBot(bot)
 
@@ -105,7 +110,7 @@ async def running_bot(
     bot.subscribe(hikari.ComponentInteractionCreateEvent, on_component)
     bot.subscribe(hikari.GuildAvailableEvent, on_guild)
     bot.subscribe(hikari.GuildJoinEvent, on_guild)
-    await bot.start(check_for_updates=False)
+    await bot.start(check_for_updates=False, shard_ids=shard_ids, shard_count=shard_count)
     try:
         await emu.wait_ready(timeout=TIMEOUT)
         yield running

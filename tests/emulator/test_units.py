@@ -8,7 +8,7 @@ import time
 import hikari
 import pytest
 
-from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed, Latency
+from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed, Latency, sessions
 from castbot_hikari.testing.emulator import permissions as perms
 from castbot_hikari.testing.emulator.ids import IdFactory, snowflake_time_ms
 from castbot_hikari.testing.emulator.messages import with_component_ids
@@ -125,3 +125,16 @@ async def test_stop_is_idempotent_and_wait_ready_times_out() -> None:
         with pytest.raises(RuntimeError, match="not started"):
             _ = emu.rest_url
     await emu.stop()
+
+
+def test_dms_go_to_shard_0_and_their_messages_need_direct_messages() -> None:
+    guild_messages = sessions.GUILDS_INTENT | sessions.GUILD_MESSAGES_INTENT
+    zero = sessions.Session("a", (0, 2), guild_messages, 50)
+    one = sessions.Session("b", (1, 2), sessions.DIRECT_MESSAGES_INTENT, 50)
+    assert (zero.covers(None), one.covers(None)) == (True, False)
+    assert (zero.covers(1 << 22), one.covers(1 << 22)) == (False, True)
+    assert not zero.wants("MESSAGE_CREATE", None)
+    assert zero.wants("MESSAGE_CREATE", 1 << 22)
+    assert one.wants("MESSAGE_CREATE", None)
+    assert not one.wants("MESSAGE_CREATE", 1 << 22)
+    assert zero.wants("INTERACTION_CREATE", None)

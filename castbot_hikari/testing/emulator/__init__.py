@@ -12,6 +12,8 @@ The real ``hikari.GatewayBot`` (and a lightbulb client) connect to it unmodified
 """
 
 from castbot_hikari.testing.emulator.faults import FaultRule, Latency, RequestInfo
+from castbot_hikari.testing.emulator.http_interactions import EndpointCheck
+from castbot_hikari.testing.emulator.identify import IdentifyRecord
 from castbot_hikari.testing.emulator.interactions import Interaction
 from castbot_hikari.testing.emulator.rest import RequestRecord
 from castbot_hikari.testing.emulator.server import DiscordEmulator
@@ -32,10 +34,12 @@ __all__ = [
     "ChannelState",
     "DiscordEmulator",
     "EmulatorState",
+    "EndpointCheck",
     "FaultRule",
     "Guild",
     "GuildSeed",
     "GuildState",
+    "IdentifyRecord",
     "Interaction",
     "Latency",
     "MemberState",

@@ -20,7 +20,11 @@ Invocation = tuple[Interaction, JSONObject]
 
 
 class Admin:
-    """Builds APPLICATION_COMMAND, MODAL_SUBMIT and MESSAGE_COMPONENT interactions of guild members."""
+    """Builds APPLICATION_COMMAND, MODAL_SUBMIT and MESSAGE_COMPONENT interactions of guild members.
+
+    Modal submits and button clicks also work in the bot's DM with a user (an interaction without
+    a guild); selects and slash commands there are not emulated.
+    """
 
     def __init__(self, core: Core, store: InteractionStore) -> None:
         self._core = core
@@ -67,22 +71,24 @@ class Admin:
         if source.submission is not None:
             msg = f"the modal of interaction {source.id} was already submitted (by {source.submission.id})"
             raise ValueError(msg)
-        guild = invocation.member_guild(self._core, source.guild_id, source.user_id)
-        channel = self._channel(source.channel_id)
         data: JSONObject = {"custom_id": modal["custom_id"], "components": components.modal_submission(modal, values)}
         message = self._store.source_message(source)
-        inter = invocation.new_interaction(
-            self._core,
-            guild,
-            source.user_id,
-            channel,
-            interaction_type=MODAL_SUBMIT,
-            custom_id=modal["custom_id"],
-            message_id=source.message_id,
-        )
+        fields: dict[str, object] = {
+            "interaction_type": MODAL_SUBMIT,
+            "custom_id": modal["custom_id"],
+            "message_id": source.message_id,
+        }
+        if source.guild_id is None:
+            inter = invocation.new_dm_interaction(self._core, source.user_id, source.channel_id, **fields)
+            payload = invocation.dm_envelope(self._core, inter, data, message=message)
+        else:
+            guild = invocation.member_guild(self._core, source.guild_id, source.user_id)
+            channel = self._channel(source.channel_id)
+            inter = invocation.new_interaction(self._core, guild, source.user_id, channel, **fields)
+            payload = invocation.envelope(self._core, inter, guild, channel, data, message=message)
         source.submission = inter
         source.record("modal_submitted", by=inter.id)
-        return inter, invocation.envelope(self._core, inter, guild, channel, data, message=message)
+        return inter, payload
 
     def component(
         self,
@@ -99,8 +105,7 @@ class Admin:
         message = self._message(target)
         self._check_sees(message, user_id)
         if message.guild_id is None:
-            msg = f"message {message.id} is not in a guild (DMs are not emulated)"
-            raise ValueError(msg)
+            return self._dm_component(message, user_id, custom_id, values)
         guild = invocation.member_guild(self._core, message.guild_id, user_id)
         channel = self._channel(message.channel_id)
         if values is None:
@@ -119,6 +124,21 @@ class Admin:
             values=list(data.get("values") or []),
         )
         return inter, invocation.envelope(self._core, inter, guild, channel, data, message=message)
+
+    def _dm_component(
+        self, message: MessageState, user_id: int, custom_id: str, values: Sequence[str | int] | None
+    ) -> Invocation:
+        if self._core.state.dm_channels.get(user_id) != message.channel_id:
+            msg = f"message {message.id} is not in the bot's DM with user {user_id}"
+            raise ValueError(msg)
+        if values is not None:
+            msg = "selects in DMs are not emulated (buttons are)"
+            raise ValueError(msg)
+        data = components.button_data(message, custom_id)
+        inter = invocation.new_dm_interaction(
+            self._core, user_id, message.channel_id, message_id=message.id, custom_id=custom_id
+        )
+        return inter, invocation.dm_envelope(self._core, inter, data, message=message)
 
     def _message(self, target: Interaction | MessageState) -> MessageState:
         if isinstance(target, Interaction):

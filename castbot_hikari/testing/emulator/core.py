@@ -14,7 +14,7 @@ class Dispatcher(Protocol):
     """Sends gateway events to the sessions that should see them."""
 
     def dispatch(self, guild_id: int | None, event: str, data: JSONObject) -> None:
-        """Queue ``event`` for every session covering ``guild_id`` (``None``: every session)."""
+        """Queue ``event`` for every session covering ``guild_id`` (``None``: a DM, which goes to shard 0)."""
         ...
 
 
@@ -27,6 +27,9 @@ class Settings:
     ack_deadline: float
     token_ttl: float
     heartbeat_interval: float
+    shards: int = 1
+    max_concurrency: int = 1
+    enforce_identify_limit: bool = False
 
 
 @dataclass(slots=True)

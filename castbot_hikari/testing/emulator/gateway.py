@@ -14,6 +14,7 @@ from aiohttp import WSMsgType, web
 
 from castbot_hikari.testing.emulator import sessions
 from castbot_hikari.testing.emulator.core import Core
+from castbot_hikari.testing.emulator.identify import IdentifyGate
 from castbot_hikari.testing.emulator.sessions import Frame, Session
 from castbot_hikari.testing.emulator.state import GuildState, JSONObject
 
@@ -90,8 +91,9 @@ class GatewayServer:
         sessions: Live (resumable) sessions by session id.
         identifies: Number of IDENTIFYs accepted.
         resumes: Number of RESUMEs accepted.
-        invalid_sessions: Number of op 9 INVALID_SESSION sent (failed RESUMEs).
+        invalid_sessions: Number of op 9 INVALID_SESSION sent (failed RESUMEs, rate-limited IDENTIFYs).
         connections: Number of websocket connections opened.
+        identify_gate: The IDENTIFY rules (shards, max_concurrency) and the log of every IDENTIFY.
     """
 
     def __init__(self, core: Core) -> None:
@@ -105,13 +107,14 @@ class GatewayServer:
         self.invalid_sessions = 0
         self.connections = 0
         self.resume_url = ""
+        self.identify_gate = IdentifyGate(core)
 
     # ---- event routing -------------------------------------------------------------------------
 
     def dispatch(self, guild_id: int | None, event: str, data: JSONObject) -> None:
         """Dispatch an event to every valid session covering ``guild_id`` that wants it."""
         for session in self.sessions.values():
-            if session.covers(guild_id) and session.wants(event):
+            if session.covers(guild_id) and session.wants(event, guild_id):
                 session.dispatch(event, data)
 
     def announce_guild(self, guild: GuildState) -> None:
@@ -234,11 +237,19 @@ class GatewayServer:
             await conn.close(4004, "Authentication failed.")
             return False
         shard_id, shard_count = data.get("shard") or (0, 1)
-        if not 0 <= shard_id < shard_count:
-            await conn.close(4010, "Invalid shard.")
+        shard = (int(shard_id), int(shard_count))
+        live_counts = {s.shard[1] for s in self.sessions.values() if s.sender is not None}
+        refusal = self.identify_gate.check(shard, live_counts)
+        if refusal is not None:
+            await conn.close(*refusal)
             return False
+        if not self.identify_gate.admit(shard):
+            conn.send({"op": 9, "d": False, "s": None, "t": None})
+            self.invalid_sessions += 1
+            self._notify()
+            return True
         large = int(data.get("large_threshold") or 50)
-        session = Session(self._core.ids.token(32), (shard_id, shard_count), int(data.get("intents") or 0), large)
+        session = Session(self._core.ids.token(32), shard, int(data.get("intents") or 0), large)
         self.sessions[session.session_id] = session
         self.identifies += 1
         self._attach(conn, session)

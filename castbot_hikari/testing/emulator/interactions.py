@@ -21,17 +21,20 @@ class Interaction:
     """One INTERACTION_CREATE the emulator dispatched, and everything the bot did with it.
 
     Timeline kinds: ``"dispatched"``, ``"acked"`` (detail: ``type``, ``flags``), ``"ack_rejected"``
-    (detail: ``reason`` ``"late"``/``"double"``/``"invalid"``), ``"original_edited"`` (``content``),
+    (detail: ``reason`` ``"late"``/``"double"``/``"invalid"``/``"failed"``), ``"original_edited"`` (``content``),
     ``"followup"`` (``content``, ``flags``, ``replaced_loading``), ``"followup_edited"``,
     ``"followup_deleted"``, ``"original_deleted"``, ``"message_updated"`` (``message_id``, ``content``,
     ``by``: the interaction whose response changed a message this one shows, or this one's type 7),
     ``"message_deleted"`` (another interaction deleted the message this one shows) and
-    ``"modal_submitted"`` (``by``: the MODAL_SUBMIT interaction).
+    ``"modal_submitted"`` (``by``: the MODAL_SUBMIT interaction). Delivered to an interactions
+    endpoint URL instead of the gateway: ``"dispatched"`` has ``endpoint`` (else ``connected``),
+    ``"http_replied"`` (``status``, ``type``: the reply body's callback type or ``None``) when the
+    endpoint answered, and ``"http_failed"`` (``reason``) when its answer made the interaction fail.
 
     Attributes:
         id: Interaction id (its snowflake time is the click time).
         token: Interaction token.
-        guild_id: Guild of the click.
+        guild_id: Guild of the click (``None`` in a DM).
         user_id: The clicking user.
         channel_id: Channel of the clicked message (or where the command was used).
         message_id: The clicked message (``None`` for a slash command or a modal opened by one).
@@ -51,6 +54,8 @@ class Interaction:
         original: The original response message (type 4/5), or the clicked message (type 6/7).
         submission: The MODAL_SUBMIT interaction of this interaction's modal, once submitted.
         payload: The INTERACTION_CREATE payload dispatched to the bot (``None`` until dispatched).
+        http_failure: Why the interactions endpoint's answer failed the interaction (an error
+            status, a timeout, an invalid body), or ``None``.
     """
 
     def __init__(
@@ -58,7 +63,7 @@ class Interaction:
         *,
         id: int,  # noqa: A002 - mirrors Discord's field name
         token: str,
-        guild_id: int,
+        guild_id: int | None,
         user_id: int,
         channel_id: int,
         message_id: int | None = None,
@@ -95,6 +100,7 @@ class Interaction:
         self.followup_messages: dict[int, MessageState] = {}
         self.submission: Interaction | None = None
         self.payload: JSONObject | None = None
+        self.http_failure: str | None = None
         self._changed = asyncio.Event()
 
     @property
@@ -104,8 +110,14 @@ class Interaction:
 
     @property
     def failed(self) -> bool:
-        """Whether the user sees "This interaction failed": no response within the ack deadline."""
-        return self.ack_type is None and self._clock() - self.created_at > self._ack_deadline
+        """Whether the user sees "This interaction failed".
+
+        That is: no accepted response within the ack deadline, or the interactions endpoint
+        answered with an error, an invalid body or not at all (:attr:`http_failure`).
+        """
+        if self.ack_type is not None:
+            return False
+        return self.http_failure is not None or self._clock() - self.created_at > self._ack_deadline
 
     @property
     def age(self) -> float:

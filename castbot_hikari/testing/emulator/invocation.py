@@ -11,6 +11,21 @@ from castbot_hikari.testing.emulator.interactions import Interaction
 from castbot_hikari.testing.emulator.state import GUILD_TEXT, ChannelState, GuildState, JSONObject, MessageState
 
 ATTACHMENT_SIZE_LIMIT: Final = 10 * 1024 * 1024
+GUILD_CONTEXT: Final = 0
+BOT_DM_CONTEXT: Final = 1
+DM_CHANNEL: Final = 1
+DM_APP_PERMISSIONS: Final = (
+    permissions.ADD_REACTIONS
+    | permissions.VIEW_CHANNEL
+    | permissions.SEND_MESSAGES
+    | permissions.EMBED_LINKS
+    | permissions.ATTACH_FILES
+    | permissions.READ_MESSAGE_HISTORY
+    | permissions.MENTION_EVERYONE
+    | permissions.USE_EXTERNAL_EMOJIS
+    | permissions.USE_APPLICATION_COMMANDS
+)
+"""What the bot may do in its DM with a user (no guild roles or overwrites apply there)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +96,20 @@ def new_interaction(
     )
 
 
+def new_dm_interaction(core: Core, user_id: int, channel_id: int, **fields: object) -> Interaction:
+    """Create the record of an interaction in the bot's DM with ``user_id`` (no guild)."""
+    return Interaction(
+        id=core.ids.snowflake(),
+        token=core.ids.interaction_token(),
+        guild_id=None,
+        user_id=user_id,
+        channel_id=channel_id,
+        clock=core.clock,
+        ack_deadline=core.settings.ack_deadline,
+        **fields,  # pyright: ignore[reportArgumentType] - forwarded keyword arguments
+    )
+
+
 def member_with_permissions(
     core: Core, guild: GuildState, user_id: int, channel: ChannelState, *, with_user: bool = True
 ) -> JSONObject:
@@ -124,7 +153,45 @@ def envelope(
         "entitlements": [],
         "entitlement_sku_ids": [],
         "authorizing_integration_owners": {"0": str(guild.id)},
-        "context": 0,
+        "context": GUILD_CONTEXT,
+        "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+    }
+    if message is not None:
+        payload["message"] = payloads.message(message)
+    return payload
+
+
+def dm_envelope(core: Core, inter: Interaction, data: JSONObject, *, message: MessageState | None = None) -> JSONObject:
+    """Return the INTERACTION_CREATE payload of an interaction in the bot's DM with ``inter.user_id``.
+
+    As Discord sends it: ``user`` instead of ``member``, no ``guild_id``, a DM channel with the user
+    as recipient, context 1 (BOT_DM) and ``"0"`` as the guild-install owner.
+    """
+    state = core.state
+    user = payloads.user(state.users[inter.user_id])
+    channel: JSONObject = {
+        "id": str(inter.channel_id),
+        "type": DM_CHANNEL,
+        "flags": 0,
+        "last_message_id": None,
+        "recipients": [user],
+    }
+    payload: JSONObject = {
+        "id": str(inter.id),
+        "application_id": str(state.bot.id),
+        "type": inter.interaction_type,
+        "data": data,
+        "channel_id": str(inter.channel_id),
+        "channel": channel,
+        "user": user,
+        "token": inter.token,
+        "version": 1,
+        "app_permissions": str(DM_APP_PERMISSIONS),
+        "locale": "en-US",
+        "entitlements": [],
+        "entitlement_sku_ids": [],
+        "authorizing_integration_owners": {"0": "0"},
+        "context": BOT_DM_CONTEXT,
         "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
     }
     if message is not None:

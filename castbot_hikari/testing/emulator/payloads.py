@@ -241,7 +241,7 @@ def application(state: EmulatorState) -> JSONObject:
         "hook": True,
         "bot_public": True,
         "bot_require_code_grant": False,
-        "verify_key": "0" * 64,
+        "verify_key": state.verify_key,
         "flags": APPLICATION_FLAGS,
         "owner": user(state.app_owner),
         "team": None,
@@ -250,7 +250,7 @@ def application(state: EmulatorState) -> JSONObject:
         "approximate_user_install_count": 0,
         "integration_types_config": {"0": {"oauth2_install_params": install}, "1": {}},
         "redirect_uris": [],
-        "interactions_endpoint_url": None,
+        "interactions_endpoint_url": state.interactions_endpoint_url,
         "tags": [],
     }
 

@@ -70,10 +70,30 @@ class InteractionStore:
         inter = self.by_id.get(interaction_id)
         if inter is None or inter.token != token:
             raise errors.api_error(errors.UNKNOWN_INTERACTION)
+        message = self.respond(inter, body)
+        if not with_response:
+            return 204, None
+        assert inter.ack_type is not None
+        return 200, _callback_payload(inter, inter.ack_type, message)
+
+    def respond(self, inter: Interaction, body: JSONObject) -> MessageState | None:
+        """Accept or reject an initial response (a callback's body, or an interactions endpoint's reply).
+
+        Returns:
+            The message the response created or updates, if any.
+
+        Raises:
+            ApiError: 10062 late (or the endpoint's answer already failed it), 40060 already
+                acknowledged, 50035/50006 bad body.
+        """
         response_type = body.get("type")
         if inter.ack_type is not None:
             inter.record("ack_rejected", reason="double", type=response_type)
             raise errors.api_error(errors.ALREADY_ACKNOWLEDGED)
+        if inter.http_failure is not None:
+            # The user already saw "This interaction failed": the interaction is gone.
+            inter.record("ack_rejected", reason="failed", type=response_type)
+            raise errors.api_error(errors.UNKNOWN_INTERACTION)
         if inter.age > self._core.settings.ack_deadline:
             inter.record("ack_rejected", reason="late", type=response_type, age=round(inter.age, 3))
             raise errors.api_error(errors.UNKNOWN_INTERACTION)
@@ -85,10 +105,7 @@ class InteractionStore:
             inter.record("ack_rejected", reason="invalid", type=response_type, error=exc.body())
             raise
         assert isinstance(response_type, int)
-        message = self._accept(inter, response_type, data)
-        if not with_response:
-            return 204, None
-        return 200, _callback_payload(inter, response_type, message)
+        return self._accept(inter, response_type, data)
 
     def _check_allowed(self, inter: Interaction, response_type: object) -> None:
         if response_type == MODAL and inter.interaction_type == MODAL_SUBMIT:

@@ -10,7 +10,7 @@ from castbot_hikari.testing.emulator.core import Core
 from castbot_hikari.testing.emulator.routing import Call, Reply, Router
 from castbot_hikari.testing.emulator.state import JSONObject
 
-_SESSION_START_LIMIT: Final = {"total": 1000, "remaining": 1000, "reset_after": 86_400_000, "max_concurrency": 1}
+_SESSION_START_LIMIT: Final = {"total": 1000, "remaining": 1000, "reset_after": 86_400_000}
 _CHAT_INPUT: Final = 1
 
 
@@ -43,8 +43,10 @@ class AppRoutes:
         return 200, {"url": self._gateway_url()}
 
     def gateway_bot(self, _: Call) -> Reply:
-        """GET /gateway/bot: one shard, plenty of session starts."""
-        return 200, {"url": self._gateway_url(), "shards": 1, "session_start_limit": dict(_SESSION_START_LIMIT)}
+        """GET /gateway/bot: the recommended shard count and ``max_concurrency``, plenty of session starts."""
+        settings = self._core.settings
+        limit = {**_SESSION_START_LIMIT, "max_concurrency": settings.max_concurrency}
+        return 200, {"url": self._gateway_url(), "shards": settings.shards, "session_start_limit": limit}
 
     def application(self, _: Call) -> Reply:
         """GET /oauth2/applications/@me."""

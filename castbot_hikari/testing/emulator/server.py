@@ -16,6 +16,7 @@ from castbot_hikari.testing.emulator.applicant import Applicant
 from castbot_hikari.testing.emulator.core import Core, Settings
 from castbot_hikari.testing.emulator.faults import FaultInjector, LatencyTable
 from castbot_hikari.testing.emulator.gateway import GatewayServer
+from castbot_hikari.testing.emulator.http_interactions import EndpointCheck, HttpDelivery, Strategy
 from castbot_hikari.testing.emulator.ids import IdFactory
 from castbot_hikari.testing.emulator.interactions import Interaction
 from castbot_hikari.testing.emulator.ratelimits import RateLimitTable
@@ -26,6 +27,7 @@ from castbot_hikari.testing.emulator.rest_guilds import GuildRoutes
 from castbot_hikari.testing.emulator.rest_interactions import InteractionRoutes
 from castbot_hikari.testing.emulator.rest_messages import MessageRoutes
 from castbot_hikari.testing.emulator.routing import Router
+from castbot_hikari.testing.emulator.signing import try_signer
 from castbot_hikari.testing.emulator.state import (
     EmulatorState,
     Guild,
@@ -57,8 +59,14 @@ class DiscordEmulator:
         ack_deadline: Seconds within which the first interaction response must arrive.
         token_ttl: Seconds an interaction token stays usable for webhooks.
         heartbeat_interval: Gateway heartbeat interval in seconds (sent in HELLO).
-        clock: Monotonic clock in seconds; every interaction deadline uses it.
-        seed: Seed for ids, tokens and latency draws.
+        clock: Monotonic clock in seconds; every interaction deadline (and the identify limit) uses it.
+        seed: Seed for ids, tokens, latency draws and the application's key pair.
+        shards: The shard count ``GET /gateway/bot`` recommends.
+        max_concurrency: Identify buckets (``GET /gateway/bot``'s ``session_start_limit``).
+        enforce_identify_limit: Answer an IDENTIFY within 5 s of the last one of its bucket
+            (``shard_id % max_concurrency``) with op 9 INVALID_SESSION, as Discord does. Off by
+            default: tests restart bots within seconds, and the times are recorded either way
+            (``emu.gateway.identify_gate``).
     """
 
     def __init__(
@@ -71,16 +79,32 @@ class DiscordEmulator:
         heartbeat_interval: float = 41.25,
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
+        shards: int = 1,
+        max_concurrency: int = 1,
+        enforce_identify_limit: bool = False,
     ) -> None:
         ids = IdFactory(seed)
         self.state = EmulatorState(ids, UserState(ids.snowflake(), BOT_USERNAME, BOT_USERNAME, bot=True))
-        settings = Settings(validate, strict, ack_deadline, token_ttl, heartbeat_interval)
+        settings = Settings(
+            validate,
+            strict,
+            ack_deadline,
+            token_ttl,
+            heartbeat_interval,
+            shards=shards,
+            max_concurrency=max_concurrency,
+            enforce_identify_limit=enforce_identify_limit,
+        )
         self._core = Core(self.state, ids, clock, settings, _NoDispatch())
         self.gateway = GatewayServer(self._core)
         self._core.dispatcher = self.gateway
         self._store = InteractionStore(self._core)
         self._applicant = Applicant(self._core)
         self._admin = Admin(self._core, self._store)
+        signer = try_signer(seed)
+        if signer is not None:
+            self.state.verify_key = signer.public_key
+        self._http = HttpDelivery(self._core, self._store, signer)
         router = Router()
         GuildRoutes(self._core).register(router)
         MessageRoutes(self._core).register(router)
@@ -123,6 +147,7 @@ class DiscordEmulator:
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        await self._http.stop()
         await self.gateway.close()
         await runner.cleanup()
         self._port = None
@@ -174,6 +199,60 @@ class DiscordEmulator:
     def application_id(self) -> int:
         """The application id (equal to the bot user's id, as for every bot Discord creates now)."""
         return self.state.bot.id
+
+    @property
+    def public_key(self) -> str:
+        """The application's Ed25519 public key, hex (what ``verify_key`` says; HTTP interactions are signed with it).
+
+        Raises:
+            RuntimeError: If PyNaCl is not installed.
+        """
+        return self._http.public_key
+
+    # ---- interactions endpoint URL -------------------------------------------------------------
+
+    def set_interaction_endpoints(
+        self,
+        urls: Sequence[str],
+        *,
+        strategy: Strategy = "round_robin",
+        seed: int | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Deliver interactions as signed HTTP POSTs to ``urls`` instead of gateway INTERACTION_CREATE.
+
+        Other gateway events still go over the gateway. The reply is the initial response; see
+        :mod:`castbot_hikari.testing.emulator.http_interactions` for the rules. Unlike Discord's
+        portal, this does not probe the URLs first: call :meth:`verify_endpoint` for that.
+
+        Args:
+            urls: ``http://127.0.0.1:PORT/...`` endpoints; empty: back to gateway delivery.
+            strategy: ``"round_robin"`` or ``"random"`` (drawn from ``seed``).
+            seed: Seed of the random strategy.
+            timeout: Real seconds to wait for a reply before the interaction fails; default: the
+                ack deadline plus 1 s (a reply after the deadline is judged late by the clock).
+
+        Raises:
+            ValueError: For a URL that is not http on 127.0.0.1 with a port, or an unknown strategy.
+            RuntimeError: If PyNaCl is not installed.
+        """
+        self._http.configure(urls, strategy, seed, timeout)
+
+    @property
+    def interaction_endpoints(self) -> tuple[str, ...]:
+        """The configured interactions endpoint URLs (empty: interactions go over the gateway)."""
+        return self._http.urls
+
+    async def verify_endpoint(self, url: str) -> EndpointCheck:
+        """Probe ``url`` as Discord does when an interactions endpoint URL is saved.
+
+        A correctly signed PING must get ``{"type": 1}``; one with a bad signature must get 401.
+
+        Raises:
+            ValueError: For a URL that is not http on 127.0.0.1 with a port.
+            RuntimeError: If PyNaCl is not installed.
+        """
+        return await self._http.verify(url)
 
     # ---- records -------------------------------------------------------------------------------
 
@@ -293,6 +372,21 @@ class DiscordEmulator:
         self._require_session()
         return self._send(self._admin.submit_modal(interaction, values))
 
+    async def dm_click(self, user_id: int, custom_id: str, *, message_id: int | None = None) -> Interaction:
+        """Simulate ``user_id`` clicking a button in their DM with the bot (no guild, ``user`` not ``member``).
+
+        Args:
+            user_id: Any user the emulator knows (``emu.state.users``), member of a guild or not.
+            custom_id: The button's custom id.
+            message_id: A message in that DM holding the button; default: a panel message with it.
+
+        Raises:
+            RuntimeError: If no bot session or interactions endpoint exists to receive it.
+            ValueError: If the user, message or button does not exist, or the button is disabled.
+        """
+        self._require_session()
+        return self._send(self._applicant.dm_click(user_id, custom_id, message_id=message_id))
+
     def visible_message(self, interaction: Interaction) -> MessageState | None:
         """Return the message the user sees now as ``interaction``'s response, with its components.
 
@@ -340,7 +434,7 @@ class DiscordEmulator:
         return self._send(self._admin.component(target, user_id, custom_id, values))
 
     def _require_session(self) -> None:
-        if not self.gateway.sessions:
+        if not self.gateway.sessions and not self._http.active:
             msg = "no gateway session: start the bot (and await wait_ready) before interacting"
             raise RuntimeError(msg)
 
@@ -348,6 +442,9 @@ class DiscordEmulator:
         inter, payload = invocation
         inter.payload = payload
         self._store.add(inter)
+        if self._http.active:
+            inter.record("dispatched", endpoint=self._http.deliver(inter, payload))
+            return inter
         self.gateway.dispatch(inter.guild_id, "INTERACTION_CREATE", payload)
         inter.record("dispatched", connected=self.gateway.connected)
         return inter

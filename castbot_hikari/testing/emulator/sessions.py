@@ -14,6 +14,7 @@ GUILDS_INTENT: Final = 1 << 0
 GUILD_MEMBERS_INTENT: Final = 1 << 1
 GUILD_PRESENCES_INTENT: Final = 1 << 8
 GUILD_MESSAGES_INTENT: Final = 1 << 9
+DIRECT_MESSAGES_INTENT: Final = 1 << 12
 _EVENT_INTENTS: Final = {
     "CHANNEL_CREATE": GUILDS_INTENT,
     "CHANNEL_UPDATE": GUILDS_INTENT,
@@ -55,13 +56,20 @@ class Session:
         self.ready = asyncio.Event()
 
     def covers(self, guild_id: int | None) -> bool:
-        """Whether this session's shard receives events of ``guild_id`` (``None``: every shard)."""
-        shard_id, count = self.shard
-        return guild_id is None or (guild_id >> 22) % count == shard_id
+        """Whether this session's shard receives events of ``guild_id``.
 
-    def wants(self, event: str) -> bool:
-        """Whether the session's intents ask for ``event``."""
+        Discord's rule: shard ``(guild_id >> 22) % shard_count``; DMs (``None``) go to shard 0.
+        """
+        shard_id, count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (guild_id >> 22) % count == shard_id
+
+    def wants(self, event: str, guild_id: int | None) -> bool:
+        """Whether the session's intents ask for ``event`` (DM messages need DIRECT_MESSAGES)."""
         intent = _EVENT_INTENTS.get(event)
+        if guild_id is None and intent == GUILD_MESSAGES_INTENT:
+            intent = DIRECT_MESSAGES_INTENT
         return intent is None or bool(self.intents & intent)
 
     def dispatch(self, event: str, data: JSONObject) -> Frame:

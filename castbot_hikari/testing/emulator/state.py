@@ -215,6 +215,9 @@ class EmulatorState:
         bot: The bot user.
         app_owner: The user owning the bot's application.
         bot_token: The token the bot must present (REST ``Authorization: Bot ...`` and IDENTIFY).
+        verify_key: The application's Ed25519 public key, hex (HTTP interactions are signed with it).
+        interactions_endpoint_url: The application's interactions endpoint URL, if one is set.
+        dm_channels: The bot's DM channel id with each user it has one with.
     """
 
     def __init__(self, ids: IdFactory, bot: UserState) -> None:
@@ -229,6 +232,17 @@ class EmulatorState:
         self.messages: dict[int, list[MessageState]] = {}
         self._message_index: dict[int, MessageState] = {}
         self.commands: dict[int | None, list[JSONObject]] = {}
+        self.verify_key = "0" * 64
+        self.interactions_endpoint_url: str | None = None
+        self.dm_channels: dict[int, int] = {}
+
+    def dm_channel(self, user_id: int) -> int:
+        """Return the bot's DM channel id with ``user_id``, opening one the first time."""
+        channel_id = self.dm_channels.get(user_id)
+        if channel_id is None:
+            channel_id = self.dm_channels[user_id] = self.ids.snowflake()
+            self.messages[channel_id] = []
+        return channel_id
 
     def guild_channels(self, guild_id: int) -> list[ChannelState]:
         """Return a guild's channels in creation order."""
