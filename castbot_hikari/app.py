@@ -63,6 +63,28 @@ async def _reconcile(recovery: Recovery) -> object:
     return results
 
 
+def once_client(
+    bot: hikari.GatewayBot, settings: Settings, http_settings: hikari.impl.HTTPSettings
+) -> hikari.impl.RESTClientImpl:
+    """Return a REST client that never retries on its own, for requests that create something.
+
+    hikari retries 500/502/503/504 and connection errors inside every request, POSTs included: a channel
+    creation that Discord performed and then answered 503 would be sent again and make a twin. Requests
+    sent through this client fail instead, and the apply flow looks for what may exist before retrying.
+    """
+    return hikari.impl.RESTClientImpl(
+        cache=None,
+        entity_factory=bot.entity_factory,
+        executor=None,
+        http_settings=http_settings,
+        max_retries=0,
+        proxy_settings=hikari.impl.ProxySettings(),
+        token=settings.token,
+        token_type=hikari.TokenType.BOT,
+        rest_url=settings.api_url,
+    )
+
+
 def build_app(
     settings: Settings,
     repository: JsonApplicationRepository,
@@ -90,19 +112,21 @@ def build_app(
         max_retries=max_retries,
     )
     client = lightbulb.client_from_app(bot)
+    once = once_client(bot, settings, http_settings)
     metrics = InMemoryMetrics()
     bot_user_id = UserId(settings.bot_user_id)
     guild_settings = JsonGuildSettings(repository.document)
     alerts = Alerts(repository, HikariNotifier(bot.rest, guild_settings, clock), clock)
     timeline = ApplyTimeline(
         repository,
-        HikariDiscordOps(bot.rest, bot_user_id, bot.cache),
+        HikariDiscordOps(bot.rest, bot_user_id, bot.cache, once=once),
         alerts=alerts,
         locks=KeyedLocks(),
         metrics=metrics,
         clock=clock,
         owner=process_owner(),
         time_limit=settings.apply_timeout,
+        unconfirmed_window_s=settings.create_confirm_window,
     )
     service = ApplicationService(
         timeline, alerts=alerts, metrics=metrics, clock=clock, max_concurrent=settings.max_concurrent_applies
@@ -126,6 +150,7 @@ def build_app(
     background: set[asyncio.Task[object]] = set()
 
     async def on_starting(_: hikari.StartingEvent) -> None:
+        once.start()
         await client.load_extensions(*EXTENSIONS)
         await client.start()
 
@@ -140,6 +165,7 @@ def build_app(
         if not drained:
             logger.warning("stopping with applies still running; start-up will finish them")
         await client.stop()
+        await once.close()
         await repository.close()
 
     bot.subscribe(hikari.StartingEvent, on_starting)

@@ -98,6 +98,8 @@ class Settings:
         log_level: Logging level name.
         apply_timeout: Seconds after which an apply is stopped with a clear message.
         max_concurrent_applies: Applies that do their work at once (the rest wait, already acknowledged).
+        create_confirm_window: Seconds during which a channel creation Discord did not confirm (a 5xx, a
+            timeout) may still appear: nothing is created again, and no reservation released, before it ends.
     """
 
     token: str = field(repr=False)
@@ -106,6 +108,7 @@ class Settings:
     log_level: str = "INFO"
     apply_timeout: float = 600.0
     max_concurrent_applies: int = 20
+    create_confirm_window: float = 60.0
 
     @property
     def bot_user_id(self) -> int:
@@ -136,6 +139,9 @@ class Settings:
             data_dir=data_dir_of(values),
             log_level=level,
             apply_timeout=_positive_float("CASTBOT_APPLY_TIMEOUT", values.get("CASTBOT_APPLY_TIMEOUT", "600")),
+            create_confirm_window=_positive_float(
+                "CASTBOT_CREATE_CONFIRM_WINDOW", values.get("CASTBOT_CREATE_CONFIRM_WINDOW", "60")
+            ),
             max_concurrent_applies=_positive_int(
                 "CASTBOT_MAX_CONCURRENT_APPLIES", values.get("CASTBOT_MAX_CONCURRENT_APPLIES", "20")
             ),

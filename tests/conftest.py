@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 import pytest
 import pytest_asyncio
+from hypothesis import settings as hypothesis_settings
 
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.castbot.document import DATA_FILE
@@ -45,3 +47,10 @@ async def repo(data_dir: Path) -> AsyncIterator[JsonApplicationRepository]:
     repository = JsonApplicationRepository.open(data_dir, fsync=False)
     yield repository
     await repository.close()
+
+
+# Property tests: 400 examples by default; HYPOTHESIS_PROFILE=long (HYPOTHESIS_MAX_EXAMPLES, default 20,000)
+# for long runs, e.g. before a release: HYPOTHESIS_PROFILE=long nox -s tests -- tests/apply/test_apply_properties.py
+hypothesis_settings.register_profile("default", max_examples=400)
+hypothesis_settings.register_profile("long", max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "20000")))
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -133,11 +133,17 @@ class HikariResponder:
         self._finished = False
 
     def show_progress(self, step: Progress) -> None:
-        """Start replacing the loading message with ``step`` (one attempt, failures only logged)."""
-        if self._progress is None and not self._finished:
-            self._progress = asyncio.create_task(self._edit_once(render.progress(step)), name="apply-progress")
+        """Start replacing the loading message with ``step`` (one attempt, failures only logged).
 
-    async def _edit_once(self, text: str) -> None:
+        Steps are shown in order: a step waits for the edit of the one before it.
+        """
+        if not self._finished:
+            text = render.progress(step)
+            self._progress = asyncio.create_task(self._edit_once(text, self._progress), name="apply-progress")
+
+    async def _edit_once(self, text: str, before: asyncio.Task[None] | None) -> None:
+        if before is not None:
+            await before
         try:
             await self._edit(text)
         except Exception as exc:  # best effort by design: the result edit follows and is retried

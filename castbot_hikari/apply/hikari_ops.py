@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from typing import Final
 
 import hikari
@@ -16,11 +17,13 @@ from castbot_hikari.core.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.core.ids import ChannelId, GuildId, UserId
 from castbot_hikari.core.permissions import BOT_REQUIRED, NONE, Permission, missing
 from castbot_hikari.discord.access import BotAccess, to_hikari
-from castbot_hikari.discord.errors import UNKNOWN_CHANNEL, translated
+from castbot_hikari.discord.errors import UNKNOWN_CHANNEL, translated, translated_once
 
 logger = logging.getLogger(__name__)
 
 CATEGORY_CAPACITY: Final = 50
+MAX_CHAIN: Final = 100
+WELCOME_LOOKBACK: Final = 20
 
 
 class HikariDiscordOps:
@@ -29,15 +32,28 @@ class HikariDiscordOps:
     Args:
         rest: hikari's REST client (it retries 5xx and connection errors and waits out 429s itself).
         bot_user_id: The bot's own user id, from the token or READY.
-        cache: The gateway cache, for the permission check before creating (``None``: no check).
+        cache: The gateway cache: the permission check and the look for an existing channel before creating
+            (``None``: no permission check, and every look asks REST).
+        once: A REST client with ``max_retries=0`` for requests that create something (a channel, a
+            category, the welcome): hikari must never send those twice on its own, because Discord may have
+            acted before failing. Defaults to ``rest``.
     """
 
-    def __init__(self, rest: hikari.api.RESTClient, bot_user_id: UserId, cache: hikari.api.Cache | None = None) -> None:
+    def __init__(
+        self,
+        rest: hikari.api.RESTClient,
+        bot_user_id: UserId,
+        cache: hikari.api.Cache | None = None,
+        *,
+        once: hikari.api.RESTClient | None = None,
+    ) -> None:
         self._rest = rest
+        self._once = once or rest
         self._bot_user_id = bot_user_id
         self._cache = cache
         self._access = BotAccess(rest, cache, bot_user_id)
-        # One overflow search per full category at a time: concurrent applies must not each create one.
+        # One overflow search per chain of categories at a time: concurrent applies wait for the one that
+        # creates the next category instead of each creating one (or failing while it is being created).
         self._overflow_locks: dict[ChannelId, asyncio.Lock] = {}
 
     @property
@@ -81,9 +97,9 @@ class HikariDiscordOps:
         return missing(self._access.permissions(guild_id, roles, channel), BOT_REQUIRED)
 
     async def create_channel(self, spec: ChannelSpec) -> ChannelId:
-        """Create a private text channel and return its id."""
-        with translated():
-            channel = await self._rest.create_guild_text_channel(
+        """Create a private text channel and return its id (sent once; see ``translated_once``)."""
+        with translated_once():
+            channel = await self._once.create_guild_text_channel(
                 spec.guild_id,
                 spec.name,
                 topic=spec.topic,
@@ -94,9 +110,9 @@ class HikariDiscordOps:
         return ChannelId(int(channel.id))
 
     async def send_welcome(self, channel_id: ChannelId, welcome: Welcome) -> None:
-        """Post the welcome, pinging exactly the applicant and the production role."""
-        with translated():
-            await self._rest.create_message(
+        """Post the welcome (sent once), pinging exactly the applicant and the production role."""
+        with translated_once():
+            await self._once.create_message(
                 channel_id,
                 render.welcome(welcome),
                 user_mentions=list(welcome.mention_users),
@@ -113,10 +129,24 @@ class HikariDiscordOps:
             if exc.status != 404:
                 raise
 
-    async def find_application_channel(self, key: ApplyKey) -> ChannelId | None:
-        """Find an application channel by its topic marker among the guild's channels."""
+    async def welcome_posted(self, channel_id: ChannelId) -> bool:
+        """Return whether the bot has a message among the channel's latest (its welcome comes first)."""
         with translated():
-            channels = await self._rest.fetch_guild_channels(key.guild_id)
+            messages = await self._rest.fetch_messages(channel_id).limit(WELCOME_LOOKBACK)
+        return any(message.author.id == self._bot_user_id for message in messages)
+
+    async def find_application_channel(self, key: ApplyKey, *, fresh: bool = False) -> ChannelId | None:
+        """Find an application channel by its topic marker: in the gateway cache, or (``fresh``) over REST.
+
+        With the GUILDS intent the cache holds every channel of an available guild; a channel that an
+        unconfirmed request just created may not be there yet, so callers after such a request ask fresh.
+        """
+        cached = self._cache.get_available_guild(key.guild_id) if self._cache is not None and not fresh else None
+        if cached is not None and self._cache is not None:
+            channels = list(self._cache.get_guild_channels_view_for_guild(key.guild_id).values())
+        else:
+            with translated():
+                channels = await self._rest.fetch_guild_channels(key.guild_id)
         for channel in channels:
             if isinstance(channel, hikari.GuildTextChannel):
                 found = naming.parse_topic_marker(channel.topic)
@@ -124,32 +154,56 @@ class HikariDiscordOps:
                     return ChannelId(int(channel.id))
         return None
 
-    async def overflow_category(self, guild_id: GuildId, full: ChannelId) -> ChannelId:
-        """Return "<name> 2" (or 3, ...) with room, creating it with the full category's overwrites."""
-        lock = self._overflow_locks.setdefault(full, asyncio.Lock())
+    async def overflow_category(self, guild_id: GuildId, root: ChannelId, full: ChannelId) -> ChannelId:
+        """Return the first category of ``root``'s chain ("<name>", "<name> 2", ...) with room, other than
+        ``full``, creating the next one (with ``root``'s overwrites) when none has room.
+
+        Single-flight per chain: concurrent callers wait for the one that creates the next category and
+        then reuse it.
+        """
+        lock = self._overflow_locks.setdefault(root, asyncio.Lock())
         async with lock:
             with translated():
-                return await self._overflow_category(guild_id, full)
+                channels = await self._rest.fetch_guild_channels(guild_id)
+            original = next((c for c in channels if c.id == root and isinstance(c, hikari.GuildCategory)), None)
+            if original is None:
+                raise DiscordError(
+                    DiscordErrorKind.NOT_FOUND, f"category {root} is gone", code=UNKNOWN_CHANNEL, status=404
+                )
+            children = Counter(c.parent_id for c in channels if c.parent_id is not None)
+            categories = {c.name: c for c in channels if isinstance(c, hikari.GuildCategory)}
+            for number in range(2, MAX_CHAIN):
+                existing = categories.get(f"{original.name} {number}"[:100])
+                if existing is None:
+                    return await self._create_overflow(guild_id, original, number, channels)
+                if existing.id != full and children[existing.id] < CATEGORY_CAPACITY:
+                    return ChannelId(int(existing.id))
+        raise DiscordError(DiscordErrorKind.CATEGORY_FULL, "no overflow category has room", status=400)
 
-    async def _overflow_category(self, guild_id: GuildId, full: ChannelId) -> ChannelId:
-        channels = await self._rest.fetch_guild_channels(guild_id)
-        original = next((c for c in channels if c.id == full and isinstance(c, hikari.GuildCategory)), None)
-        if original is None:
-            raise DiscordError(DiscordErrorKind.NOT_FOUND, f"category {full} is gone", code=UNKNOWN_CHANNEL, status=404)
-        children = Counter(c.parent_id for c in channels if c.parent_id is not None)
-        categories = {c.name: c for c in channels if isinstance(c, hikari.GuildCategory)}
-        for number in range(2, 100):
-            name = f"{original.name} {number}"[:100]
-            existing = categories.get(name)
-            if existing is None:
-                created = await self._rest.create_guild_category(
+    async def _create_overflow(
+        self, guild_id: GuildId, original: hikari.GuildCategory, number: int, seen: Sequence[hikari.GuildChannel]
+    ) -> ChannelId:
+        """Create "<name> <number>" once; after an unconfirmed answer, look for it by name before failing."""
+        name = f"{original.name} {number}"[:100]
+        try:
+            with translated_once():
+                created = await self._once.create_guild_category(
                     guild_id,
                     name,
                     permission_overwrites=list(original.permission_overwrites.values()),
                     reason="Applications category is full",
                 )
-                logger.info("overflow category created guild=%s full=%s overflow=%s", guild_id, full, created.id)
-                return ChannelId(int(created.id))
-            if children[existing.id] < CATEGORY_CAPACITY:
-                return ChannelId(int(existing.id))
-        raise DiscordError(DiscordErrorKind.CATEGORY_FULL, "no overflow category has room", status=400)
+        except DiscordError as exc:
+            if exc.kind is not DiscordErrorKind.UNCONFIRMED:
+                raise
+            with translated():
+                channels = await self._rest.fetch_guild_channels(guild_id)
+            known = {c.id for c in seen}
+            landed = [
+                c for c in channels if isinstance(c, hikari.GuildCategory) and c.name == name and c.id not in known
+            ]
+            if not landed:
+                raise
+            created = landed[0]
+        logger.info("overflow category created guild=%s root=%s overflow=%s", guild_id, original.id, created.id)
+        return ChannelId(int(created.id))

@@ -139,6 +139,8 @@ class PendingState(enum.Enum):
     """How far an unfinished apply got; persisted so a crash can be recovered."""
 
     RESERVED = "reserved"
+    CREATING = "creating"
+    """A channel creation was sent (at ``Pending.create_attempt_ms``) and not confirmed: it may still land."""
     CHANNEL_CREATED = "channel_created"
     WELCOMED = "welcomed"
 
@@ -164,6 +166,8 @@ class Pending:
     channel_id: ChannelId | None = None
     applicant: Applicant | None = None
     reply: ReplyHandle | None = None
+    create_attempt_ms: int | None = None
+    """When the last channel creation was sent, if one was and its outcome is not known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +199,7 @@ class Failure(enum.Enum):
     CATEGORY_FULL = "category_full"
     GUILD_FULL = "guild_full"
     DISCORD_UNAVAILABLE = "discord_unavailable"
+    DISCORD_UNCONFIRMED = "discord_unconfirmed"
     STORAGE = "storage"
     TIMED_OUT = "timed_out"
     UNEXPECTED = "unexpected"
@@ -251,6 +256,7 @@ class Progress(enum.Enum):
     """A step the applicant is shown while their apply runs."""
 
     CREATING = "creating"
+    DISCORD_SLOW = "discord_slow"
 
 
 @dataclass(frozen=True, slots=True)

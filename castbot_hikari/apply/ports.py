@@ -64,6 +64,10 @@ class ApplicationRepository(Protocol):
         """Return the reservation of ``key``, if any."""
         ...
 
+    async def mark_creating(self, key: ApplyKey, attempt_ms: int) -> None:
+        """Record that a channel creation is about to be sent at ``attempt_ms`` (wall clock)."""
+        ...
+
     async def mark_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
         """Record that the reservation's channel exists (before anything else is done with it)."""
         ...
@@ -126,24 +130,38 @@ class DiscordOps(Protocol):
         ...
 
     async def create_channel(self, spec: ChannelSpec) -> ChannelId:
-        """Create the private application channel and return its id."""
+        """Create the private application channel and return its id; sent once, never retried blindly.
+
+        Raises:
+            DiscordError: ``UNCONFIRMED`` when Discord may have created it anyway (look before retrying).
+        """
         ...
 
     async def send_welcome(self, channel_id: ChannelId, welcome: Welcome) -> None:
         """Post the welcome message, pinging only the applicant and the production role."""
         ...
 
+    async def welcome_posted(self, channel_id: ChannelId) -> bool:
+        """Return whether the bot already posted in the channel (the welcome of an interrupted apply)."""
+        ...
+
     async def delete_channel(self, channel_id: ChannelId) -> None:
         """Delete a channel (used to undo a channel that could not be recorded)."""
         ...
 
-    async def find_application_channel(self, key: ApplyKey) -> ChannelId | None:
-        """Find the channel of an application by the identity marker in its topic, never by name."""
+    async def find_application_channel(self, key: ApplyKey, *, fresh: bool = False) -> ChannelId | None:
+        """Find the channel of an application by the identity marker in its topic, never by name.
+
+        Args:
+            key: The application's identity.
+            fresh: Ask Discord itself (REST) instead of the gateway cache, which may not have seen a
+                channel an unconfirmed request just created.
+        """
         ...
 
-    async def overflow_category(self, guild_id: GuildId, full: ChannelId) -> ChannelId:
-        """Return a category with room named after the full one ("Applications 2", ...), creating it
-        with the full one's overwrites if none has room."""
+    async def overflow_category(self, guild_id: GuildId, root: ChannelId, full: ChannelId) -> ChannelId:
+        """Return a category with room in ``root``'s chain ("Applications 2", ...) other than ``full``,
+        creating the next one with ``root``'s overwrites if none has room (one at a time per chain)."""
         ...
 
 

@@ -7,6 +7,7 @@ from typing import Final, assert_never
 from castbot_hikari.apply.model import ApplyOutcome, Failure, OutcomeKind, Progress, Rejection, Welcome
 
 PROGRESS_CREATING: Final = "Creating your application channel… ⏳"
+PROGRESS_SLOW: Final = "Discord is slow to answer; still creating your application channel… ⏳"
 DM_NOT_SUPPORTED: Final = "Apply buttons work only inside a server."
 BROKEN_BUTTON: Final = "❌ This Apply button is damaged. Ask the server's admins to post a new one."
 
@@ -16,6 +17,8 @@ def progress(step: Progress) -> str:
     match step:
         case Progress.CREATING:
             return PROGRESS_CREATING
+        case Progress.DISCORD_SLOW:
+            return PROGRESS_SLOW
         case _:
             assert_never(step)
 
@@ -67,6 +70,11 @@ def _failure(reason: Failure) -> str:
             return (
                 "❌ Discord is having trouble, so your application channel could not be created. "
                 "Nothing was saved: please try again in a few minutes."
+            )
+        case Failure.DISCORD_UNCONFIRMED:
+            return (
+                "❌ Discord did not confirm that your application channel was created. It is being checked: "
+                "please click Apply again in a minute."
             )
         case Failure.STORAGE:
             return "❌ Your application could not be saved, so nothing was created. Please try again shortly."

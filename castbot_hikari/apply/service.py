@@ -17,7 +17,6 @@ recorded) or leaves state that the next click or the start-up reconciliation can
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import secrets
@@ -52,7 +51,7 @@ from castbot_hikari.apply.ports import ApplicationRepository, DiscordOps, Respon
 from castbot_hikari.castbot.config import ApplicationConfig
 from castbot_hikari.core import metrics as names
 from castbot_hikari.core import naming
-from castbot_hikari.core.clock import Clock
+from castbot_hikari.core.clock import Clock, Sleep
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind, StorageError
 from castbot_hikari.core.ids import ChannelId, GuildId
 from castbot_hikari.core.locks import KeyedLocks
@@ -62,6 +61,11 @@ from castbot_hikari.core.permissions import OverwriteTarget, describe
 logger = logging.getLogger(__name__)
 
 CLEANUP_LIMIT: Final = 30.0
+MAX_CREATE_ATTEMPTS: Final = 3
+MAX_OVERFLOW_HOPS: Final = 10
+UNCONFIRMED_WINDOW_S: Final = 60.0
+"""How long after an unconfirmed channel creation the channel may still appear (hikari's request timeout
+is 30 s; Discord may finish a request it got after the client gave up)."""
 _FAILURE_OF: Final = {
     DiscordErrorKind.MISSING_PERMISSIONS: Failure.MISSING_PERMISSIONS,
     DiscordErrorKind.NOT_FOUND: Failure.CATEGORY_MISSING,
@@ -70,6 +74,7 @@ _FAILURE_OF: Final = {
     DiscordErrorKind.NAME_REJECTED: Failure.UNEXPECTED,
     DiscordErrorKind.ROLE_MISSING: Failure.UNEXPECTED,
     DiscordErrorKind.UNAVAILABLE: Failure.DISCORD_UNAVAILABLE,
+    DiscordErrorKind.UNCONFIRMED: Failure.DISCORD_UNCONFIRMED,
     DiscordErrorKind.BAD_REQUEST: Failure.UNEXPECTED,
 }
 Steps = Callable[[Progress], None]
@@ -98,6 +103,8 @@ class ApplyTimeline:
         owner: This process's name in reservations (``host:pid:random``).
         time_limit: Seconds after which an apply is stopped with a clear message.
         permission_backoff_s: Seconds to fail fast in a guild after Discord said the bot lacks permissions.
+        unconfirmed_window_s: Seconds after an unconfirmed channel creation during which it may still land.
+        sleep: Injected so tests never wait.
     """
 
     def __init__(
@@ -112,9 +119,13 @@ class ApplyTimeline:
         owner: str,
         time_limit: float = 600.0,
         permission_backoff_s: float = 60.0,
+        unconfirmed_window_s: float = UNCONFIRMED_WINDOW_S,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.repo = repo
         self.owner = owner
+        self._unconfirmed_window_ms = int(unconfirmed_window_s * 1000)
+        self._sleep = sleep
         self._discord = discord
         self._alerts = alerts
         self._locks = locks
@@ -199,7 +210,8 @@ class ApplyTimeline:
             applicant: Who applies.
             held: The reservation won, or the interrupted reservation being recovered.
             progress: Shows the applicant a step.
-            create: Create the channel when none exists; ``False`` releases the reservation instead.
+            create: Create the channel when none exists; ``False`` releases the reservation instead (once
+                no unconfirmed creation can land any more).
             recovering: Set when this settles an interrupted apply: the admins (and, while their token
                 lives, the applicant) are told in the same write that settles the reservation.
         """
@@ -207,13 +219,27 @@ class ApplyTimeline:
         spec = channel_spec(config, applicant, self._discord.bot_user_id)
         if previous is not None and (adopted := await self._adoptable(key, previous)) is not None:
             welcomed = previous.state is PendingState.WELCOMED
-            return await self._finish(config, applicant, adopted, spec.name, welcomed=welcomed, recovering=recovering)
+            return await self._finish(
+                config, applicant, adopted, spec.name, welcomed=welcomed, check=True, recovering=recovering
+            )
+        attempt_ms = previous.create_attempt_ms if previous is not None else None
         if not create:
-            return await self.release(key, ApplyOutcome.rejected(Rejection.INTERRUPTED), recovering)
+            late = await self._await_late(key, attempt_ms) if attempt_ms is not None else None
+            if late is None:
+                return await self.release(key, ApplyOutcome.rejected(Rejection.INTERRUPTED), recovering)
+            return await self._finish(config, applicant, late, spec.name, welcomed=False, recovering=recovering)
         progress(Progress.CREATING)
-        channel_id = await self._create_reserved(key, spec)
+        channel_id = await self._create_reserved(key, spec, progress, attempt_ms)
         await self._persist_channel(key, channel_id)
-        return await self._finish(config, applicant, channel_id, spec.name, welcomed=False, recovering=recovering)
+        return await self._finish(
+            config,
+            applicant,
+            channel_id,
+            spec.name,
+            welcomed=False,
+            check=attempt_ms is not None,
+            recovering=recovering,
+        )
 
     async def release(self, key: ApplyKey, outcome: ApplyOutcome, recovering: Pending | None) -> ApplyOutcome:
         """Drop ``key``'s reservation, telling the admins when it was an interrupted apply; return ``outcome``."""
@@ -229,10 +255,11 @@ class ApplyTimeline:
         *,
         welcomed: bool,
         recovering: Pending | None,
+        check: bool = False,
     ) -> ApplyOutcome:
-        """Welcome (unless done before a crash) and record an application whose channel exists."""
+        """Welcome (unless done before; ``check``: look at the channel first) and record the application."""
         if not welcomed:
-            await self._welcome(config, applicant, channel_id)
+            await self._welcome(config, applicant, channel_id, check=check)
         outcome = ApplyOutcome.created(channel_id)
         application = Application.new(config, applicant, channel_id, name, self._clock.now_ms())
         try:
@@ -258,18 +285,69 @@ class ApplyTimeline:
 
     async def _adoptable(self, key: ApplyKey, previous: Pending) -> ChannelId | None:
         """Return the channel a dead process created for this reservation, if it exists."""
-        channel = previous.channel_id or await self._discord.find_application_channel(key)
+        channel = previous.channel_id or await self._discord.find_application_channel(key, fresh=True)
         if channel is not None and await self._discord.channel_exists(channel):
             logger.info("adopting channel of an interrupted apply key=%s channel=%s", key, channel)
             return channel
         return None
 
-    async def _create_reserved(self, key: ApplyKey, spec: ChannelSpec) -> ChannelId:
+    async def _create_reserved(
+        self, key: ApplyKey, spec: ChannelSpec, progress: Steps, attempt_ms: int | None
+    ) -> ChannelId:
+        """Create the reservation's channel, never leaving a twin: look before every attempt, and after an
+        unconfirmed one wait out the window in which it may still land before trying again.
+
+        The reservation is released only when Discord refused (nothing exists); after an unconfirmed attempt
+        it stays, so the next click, the timeout cleanup or the start-up reconciliation resolves it by looking.
+        """
+        for _ in range(MAX_CREATE_ATTEMPTS):
+            if attempt_ms is not None:
+                found = await self._await_late(key, attempt_ms)
+            else:  # a fresh reservation: the gateway cache knows every channel of the guild
+                found = await self._discord.find_application_channel(key)
+            if found is not None:
+                logger.info("found the channel of an earlier attempt key=%s channel=%s", key, found)
+                return found
+            attempt_ms = self._clock.now_ms()
+            await self._mark_creating(key, attempt_ms)
+            try:
+                return await self._create_channel(key, spec)
+            except DiscordError as exc:
+                if exc.kind is not DiscordErrorKind.UNCONFIRMED:
+                    await self._release_quietly(key)  # Discord refused: no channel exists
+                    raise
+                logger.warning("channel creation unconfirmed key=%s error=%s", key, exc)
+                progress(Progress.DISCORD_SLOW)
+        assert attempt_ms is not None
+        if (found := await self._await_late(key, attempt_ms)) is not None:
+            return found
+        await self._release_quietly(key)  # the window of the last attempt passed: nothing will land now
+        raise DiscordError(DiscordErrorKind.UNAVAILABLE, f"channel creation unconfirmed {MAX_CREATE_ATTEMPTS} times")
+
+    async def _mark_creating(self, key: ApplyKey, attempt_ms: int) -> None:
         try:
-            return await self._create_channel(key, spec)
-        except BaseException:
-            await self._release_quietly(key)
+            await self.repo.mark_creating(key, attempt_ms)
+        except StorageError:
+            await self._release_quietly(key)  # nothing was sent
             raise
+
+    async def _await_late(self, key: ApplyKey, attempt_ms: int) -> ChannelId | None:
+        """Look (over REST) for the channel of an unconfirmed creation until its window has passed.
+
+        Raises:
+            DiscordError: ``UNCONFIRMED`` when Discord could not be asked: whether it landed is unknown.
+        """
+        delay = 1.0
+        try:
+            while True:
+                found = await self._discord.find_application_channel(key, fresh=True)
+                remaining_s = (attempt_ms + self._unconfirmed_window_ms - self._clock.now_ms()) / 1000
+                if found is not None or remaining_s <= 0:
+                    return found
+                await self._sleep(min(delay, remaining_s))
+                delay = min(delay * 2, 15.0)
+        except DiscordError as exc:
+            raise DiscordError(DiscordErrorKind.UNCONFIRMED, f"could not look for the channel: {exc}") from exc
 
     async def _create_channel(self, key: ApplyKey, spec: ChannelSpec) -> ChannelId:
         blocked_until = self._blocked_until.get(key.guild_id, 0.0)
@@ -294,10 +372,7 @@ class ApplyTimeline:
                 neutral = dataclasses.replace(spec, name=naming.fallback_channel_name(key.user_id))
                 return await self._discord.create_channel(neutral)
             case DiscordErrorKind.CATEGORY_FULL if spec.category_id is not None:
-                target = await self._discord.overflow_category(spec.guild_id, spec.category_id)
-                self._metrics.incr(names.CATEGORY_OVERFLOW)
-                await self._alerts.send(key.guild_id, CategoryOverflow(spec.category_id, target))
-                return await self._discord.create_channel(dataclasses.replace(spec, category_id=target))
+                return await self._overflow(key, spec, spec.category_id)
             case DiscordErrorKind.ROLE_MISSING:  # the production role was deleted: create without it
                 await self._alerts.send(key.guild_id, RoleMissing())
                 without = tuple(
@@ -306,14 +381,24 @@ class ApplyTimeline:
                 return await self._discord.create_channel(dataclasses.replace(spec, overwrites=without))
             case DiscordErrorKind.MISSING_PERMISSIONS:
                 self._blocked_until[key.guild_id] = self._clock.monotonic() + self._permission_backoff_s
-            case DiscordErrorKind.UNAVAILABLE:
-                # The request may have reached Discord before failing: never leave a twin behind.
-                with contextlib.suppress(DiscordError):
-                    if (found := await self._discord.find_application_channel(key)) is not None:
-                        return found
             case _:
                 pass
         raise exc
+
+    async def _overflow(self, key: ApplyKey, spec: ChannelSpec, root: ChannelId) -> ChannelId:
+        """Create the channel in the next category of ``root``'s chain with room ("Applications 2", ...)."""
+        full = root
+        for _ in range(MAX_OVERFLOW_HOPS):
+            target = await self._discord.overflow_category(spec.guild_id, root, full)
+            self._metrics.incr(names.CATEGORY_OVERFLOW)
+            await self._alerts.send(key.guild_id, CategoryOverflow(full, target))
+            try:
+                return await self._discord.create_channel(dataclasses.replace(spec, category_id=target))
+            except DiscordError as exc:
+                if exc.kind is not DiscordErrorKind.CATEGORY_FULL:
+                    raise
+                full = target  # filled up meanwhile by concurrent applies: on to the next one
+        raise DiscordError(DiscordErrorKind.CATEGORY_FULL, f"{MAX_OVERFLOW_HOPS} overflow categories were full")
 
     async def _persist_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
         try:
@@ -322,14 +407,36 @@ class ApplyTimeline:
             await self._undo_channel(key, channel_id)
             raise
 
-    async def _welcome(self, config: ApplicationConfig, applicant: Applicant, channel_id: ChannelId) -> None:
-        try:
-            await self._discord.send_welcome(channel_id, welcome(config, applicant))
-        except DiscordError as exc:  # the channel stands and is recorded; the admins can greet by hand
-            self._metrics.incr(names.WELCOME_FAILED)
-            logger.warning("welcome message failed channel=%s error=%s", channel_id, exc)
+    async def _welcome(
+        self, config: ApplicationConfig, applicant: Applicant, channel_id: ChannelId, *, check: bool
+    ) -> None:
+        """Post the welcome once: when an earlier attempt may have posted it (``check``, or an unconfirmed
+        send), look at the channel first."""
+        key = ApplyKey(config.guild_id, applicant.user_id, config.config_id)
+        if check and await self._welcome_posted(channel_id):
+            await self.repo.mark_welcomed(key)
             return
-        await self.repo.mark_welcomed(ApplyKey(config.guild_id, applicant.user_id, config.config_id))
+        for attempt in range(2):
+            try:
+                await self._discord.send_welcome(channel_id, welcome(config, applicant))
+            except DiscordError as exc:
+                if exc.kind is DiscordErrorKind.UNCONFIRMED and attempt == 0:
+                    if await self._welcome_posted(channel_id):
+                        break
+                    continue
+                # The channel stands and is recorded; the admins can greet by hand.
+                self._metrics.incr(names.WELCOME_FAILED)
+                logger.warning("welcome message failed channel=%s error=%s", channel_id, exc)
+                return
+            break
+        await self.repo.mark_welcomed(key)
+
+    async def _welcome_posted(self, channel_id: ChannelId) -> bool:
+        try:
+            return await self._discord.welcome_posted(channel_id)
+        except DiscordError as exc:  # cannot tell: better one welcome too many than none
+            logger.info("could not read the channel before welcoming channel=%s error=%s", channel_id, exc)
+            return False
 
     async def _undo_channel(self, key: ApplyKey, channel_id: ChannelId, notice: OutboxItem | None = None) -> None:
         """Delete a channel that cannot be recorded, so a retry starts clean instead of duplicating."""

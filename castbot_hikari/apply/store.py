@@ -34,10 +34,23 @@ from castbot_hikari.castbot import document as castbot_doc
 from castbot_hikari.castbot.config import ApplicationConfig, id_str
 from castbot_hikari.castbot.document import APPLICATIONS, CONFIGS, META, as_object
 from castbot_hikari.castbot.journal import JournaledDocument, Offload, Op, del_op, in_thread, set_op
+from castbot_hikari.core.errors import StorageError
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId, parse_snowflake
 
 logger = logging.getLogger(__name__)
 _IDENTITY_FIELDS = ("userId", "channelId", "configId")
+
+
+def _key_of(entry: dict[str, Any]) -> ApplyKey | None:
+    """Return the identity a reservation entry names, or ``None`` if a field is missing or odd."""
+    guild, user, config = (
+        parse_snowflake(entry.get("guildId")),
+        parse_snowflake(entry.get("userId")),
+        entry.get("configId"),
+    )
+    if guild is None or user is None or not isinstance(config, str):
+        return None
+    return ApplyKey(GuildId(guild), UserId(user), ConfigId(config))
 
 
 def _key_str(key: ApplyKey) -> str:
@@ -192,6 +205,7 @@ class JsonApplicationRepository:
             channel_id=ChannelId(int(channel)) if channel else None,
             applicant=applicant,
             reply=_reply_from_json(entry.get("reply")),
+            create_attempt_ms=attempt if isinstance(attempt := entry.get("createAttemptAt"), int) else None,
         )
 
     async def get_pending(self, key: ApplyKey) -> Pending | None:
@@ -239,19 +253,24 @@ class JsonApplicationRepository:
         await self._doc.change([set_op(META, "pending", _key_str(key), value=entry)])
         return Won(held)
 
+    async def _update_pending(self, key: ApplyKey, fields: dict[str, object]) -> None:
+        """Set fields of a live reservation; one that is gone stays gone (never half recreated)."""
+        if self._pending(key) is None:
+            raise StorageError(f"the reservation of {_key_str(key)} is gone")
+        path = (META, "pending", _key_str(key))
+        await self._doc.change([set_op(*path, name, value=value) for name, value in fields.items()])
+
+    async def mark_creating(self, key: ApplyKey, attempt_ms: int) -> None:
+        """Record that a channel creation is about to be sent (it may land even if no answer comes)."""
+        await self._update_pending(key, {"state": PendingState.CREATING.value, "createAttemptAt": attempt_ms})
+
     async def mark_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
         """Record that the reservation's channel exists."""
-        path = (META, "pending", _key_str(key))
-        await self._doc.change(
-            [
-                set_op(*path, "state", value=PendingState.CHANNEL_CREATED.value),
-                set_op(*path, "channelId", value=str(channel_id)),
-            ]
-        )
+        await self._update_pending(key, {"state": PendingState.CHANNEL_CREATED.value, "channelId": str(channel_id)})
 
     async def mark_welcomed(self, key: ApplyKey) -> None:
         """Record that the welcome message was posted."""
-        await self._doc.change([set_op(META, "pending", _key_str(key), "state", value=PendingState.WELCOMED.value)])
+        await self._update_pending(key, {"state": PendingState.WELCOMED.value})
 
     async def commit(self, application: Application, *, notice: OutboxItem | None = None) -> None:
         """Record the application and drop its reservation (and queue ``notice``) in one journal entry."""
@@ -316,11 +335,11 @@ class JsonApplicationRepository:
     async def list_pending(self, guild_id: GuildId | None = None) -> list[Pending]:
         """Return every unfinished apply (of one guild, or all), oldest first."""
         found: list[Pending] = []
-        for raw in self._meta("pending").values():
-            entry = as_object(raw)
-            key = ApplyKey(
-                GuildId(int(entry["guildId"])), UserId(int(entry["userId"])), ConfigId(str(entry["configId"]))
-            )
+        for name, raw in self._meta("pending").items():
+            key = _key_of(as_object(raw))
+            if key is None or _key_str(key) != name:
+                logger.warning("ignoring a damaged reservation entry key=%s", name)
+                continue
             if (guild_id is None or key.guild_id == guild_id) and (pending := self._pending(key)) is not None:
                 found.append(pending)
         return sorted(found, key=lambda pending: pending.reserved_at_ms)

@@ -15,6 +15,9 @@ class DiscordErrorKind(enum.Enum):
     NAME_REJECTED = "name_rejected"
     ROLE_MISSING = "role_missing"
     UNAVAILABLE = "unavailable"
+    UNCONFIRMED = "unconfirmed"
+    """A request that changes something failed in a way that Discord may have carried it out anyway (a 5xx,
+    a timeout or dropped connection, a malformed success): look before trying again."""
     BAD_REQUEST = "bad_request"
 
 

@@ -72,3 +72,26 @@ def translated() -> Generator[None]:
         yield
     except hikari.HTTPError as exc:
         raise classify(exc) from exc
+
+
+@contextlib.contextmanager
+def translated_once() -> Generator[None]:
+    """Like ``translated``, for a request that changes something and is sent once (``max_retries=0``).
+
+    Any failure after which Discord may have carried it out becomes ``UNCONFIRMED``: a 5xx, a connection
+    error or timeout, and a success whose body hikari could not read (JSON or fields).
+    """
+    try:
+        yield
+    except hikari.RateLimitTooLongError as exc:  # refused before sending: nothing happened
+        raise classify(exc) from exc
+    except hikari.InternalServerError as exc:
+        raise DiscordError(
+            DiscordErrorKind.UNCONFIRMED, f"status {int(exc.status)}", code=exc.code, status=int(exc.status)
+        ) from exc
+    except hikari.HTTPResponseError as exc:  # 4xx: Discord refused, nothing was done
+        raise classify(exc) from exc
+    except hikari.HTTPError as exc:  # a connection error or timeout, or a 2xx that was not JSON
+        raise DiscordError(DiscordErrorKind.UNCONFIRMED, type(exc).__name__) from exc
+    except (KeyError, TypeError, ValueError) as exc:  # a 2xx whose body hikari could not deserialize
+        raise DiscordError(DiscordErrorKind.UNCONFIRMED, f"malformed response ({type(exc).__name__})") from exc

@@ -79,18 +79,27 @@ class FakeChannel:
 class FakeDiscordOps:
     """An in-memory Discord: channels with their specs and messages, plus scripted failures.
 
-    ``fail_next[method]`` holds errors raised by the next calls of that method, in order.
+    ``fail_next[method]`` holds errors raised by the next calls of that method, in order, before it acts.
+    ``fail_after[method]`` holds errors raised after it acted ("done, then fail": the channel or message
+    exists, the caller hears a 5xx, a timeout or a malformed answer). ``late_creates`` holds delays in
+    seconds: the next channel creations answer ``UNCONFIRMED`` at once and land that long after (by
+    ``clock``), as a request Discord finishes after the client gave up.
     ``gate`` (if set) is awaited inside ``create_channel`` so tests can hold applies mid-flight.
     """
 
-    def __init__(self, bot_user_id: UserId = BOT) -> None:
+    def __init__(self, bot_user_id: UserId = BOT, clock: FakeClock | None = None) -> None:
         self._ids = itertools.count(900_000_000_000_000_000)
         self.channels: dict[ChannelId, FakeChannel] = {}
         self.deleted: list[ChannelId] = []
         self.fail_next: dict[str, list[DiscordError]] = {}
+        self.fail_after: dict[str, list[DiscordError]] = {}
+        self.late_creates: list[float] = []
+        self._landing: list[tuple[int, FakeChannel]] = []
+        self.clock = clock
         self.gate: asyncio.Event | None = None
         self.entered = asyncio.Event()
         self.create_attempts = 0
+        self.looks: list[bool] = []
         self.on_create: Callable[[], None] | None = None
         self.overflow_requests: list[ChannelId] = []
         self.lacking = Permission(0)
@@ -102,9 +111,30 @@ class FakeDiscordOps:
         return self._bot
 
     def _maybe_fail(self, method: str) -> None:
+        self.land()
         queue = self.fail_next.get(method)
         if queue:
             raise queue.pop(0)
+
+    def _maybe_fail_after(self, method: str) -> None:
+        queue = self.fail_after.get(method)
+        if queue:
+            raise queue.pop(0)
+
+    def land(self) -> None:
+        """Let late creations whose time has come appear."""
+        if not self._landing:
+            return
+        assert self.clock is not None, "late creations need the fake's clock"
+        now = self.clock.now_ms()
+        for item in [item for item in self._landing if item[0] <= now]:
+            self._landing.remove(item)
+            self.channels[item[1].id] = item[1]
+
+    @property
+    def landing(self) -> int:
+        """Return how many late creations have not landed yet."""
+        return len(self._landing)
 
     async def missing_permissions(self, guild_id: GuildId, category_id: ChannelId | None) -> Permission:
         await asyncio.sleep(0)
@@ -123,9 +153,15 @@ class FakeDiscordOps:
         await asyncio.sleep(0)
         self._maybe_fail("create_channel")
         channel_id = ChannelId(next(self._ids))
+        if self.late_creates:
+            assert self.clock is not None, "late creations need the fake's clock"
+            delay_ms = int(self.late_creates.pop(0) * 1000)
+            self._landing.append((self.clock.now_ms() + delay_ms, FakeChannel(channel_id, spec)))
+            raise DiscordError(DiscordErrorKind.UNCONFIRMED, "timed out (lands later)")
         self.channels[channel_id] = FakeChannel(channel_id, spec)
         if self.on_create is not None:
             self.on_create()
+        self._maybe_fail_after("create_channel")
         return channel_id
 
     async def send_welcome(self, channel_id: ChannelId, welcome: Welcome) -> None:
@@ -134,6 +170,13 @@ class FakeDiscordOps:
         if channel_id not in self.channels:
             raise DiscordError(DiscordErrorKind.NOT_FOUND, "Unknown Channel", code=10003, status=404)
         self.channels[channel_id].messages.append(welcome)
+        self._maybe_fail_after("send_welcome")
+
+    async def welcome_posted(self, channel_id: ChannelId) -> bool:
+        await asyncio.sleep(0)
+        self._maybe_fail("welcome_posted")
+        channel = self.channels.get(channel_id)
+        return channel is not None and bool(channel.messages)
 
     async def delete_channel(self, channel_id: ChannelId) -> None:
         await asyncio.sleep(0)
@@ -141,9 +184,10 @@ class FakeDiscordOps:
         if self.channels.pop(channel_id, None) is not None:
             self.deleted.append(channel_id)
 
-    async def find_application_channel(self, key: ApplyKey) -> ChannelId | None:
+    async def find_application_channel(self, key: ApplyKey, *, fresh: bool = False) -> ChannelId | None:
         await asyncio.sleep(0)
         self._maybe_fail("find_application_channel")
+        self.looks.append(fresh)
         for channel in self.channels.values():
             if channel.spec.guild_id == key.guild_id and naming.parse_topic_marker(channel.spec.topic) == (
                 key.user_id,
@@ -152,7 +196,7 @@ class FakeDiscordOps:
                 return channel.id
         return None
 
-    async def overflow_category(self, guild_id: GuildId, full: ChannelId) -> ChannelId:
+    async def overflow_category(self, guild_id: GuildId, root: ChannelId, full: ChannelId) -> ChannelId:
         await asyncio.sleep(0)
         self._maybe_fail("overflow_category")
         self.overflow_requests.append(full)
@@ -211,6 +255,7 @@ class SleepRecorder:
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
         self._clock.advance(seconds)
+        await asyncio.sleep(0)  # what else runs meanwhile (a request in flight) gets its turn
 
 
 class FakeNotifier:
@@ -263,6 +308,7 @@ def make_stack(
     time_limit: float = 600.0,
     max_concurrent: int = 20,
     metrics: InMemoryMetrics | None = None,
+    window_s: float = 60.0,
 ) -> ApplyStack:
     """Return the apply service, its recovery and their timeline over ``repo`` and ``discord``."""
     clock = clock or FakeClock()
@@ -277,6 +323,8 @@ def make_stack(
         clock=clock,
         owner=owner,
         time_limit=time_limit,
+        unconfirmed_window_s=window_s,
+        sleep=SleepRecorder(clock),
     )
     service = ApplicationService(timeline, alerts=alerts, metrics=metrics, clock=clock, max_concurrent=max_concurrent)
     recovery = Recovery(timeline, alerts=alerts, metrics=metrics, clock=clock, replier=replier)

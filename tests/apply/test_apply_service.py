@@ -16,6 +16,7 @@ from castbot_hikari.apply.model import (
     Failure,
     OutboxItem,
     OutcomeKind,
+    PendingState,
     Rejection,
     Won,
     channel_spec,
@@ -216,22 +217,94 @@ async def test_word_filter_retries_once_with_neutral_name(repo: JsonApplicationR
     assert channel.spec.name == f"app-{USER}"
 
 
+UNCONFIRMED = DiscordError(DiscordErrorKind.UNCONFIRMED, "status 503", status=503)
+
+
 @pytest.mark.asyncio
-async def test_unavailable_after_discord_created_the_channel_adopts_it(repo: JsonApplicationRepository) -> None:
-    """A 5xx after Discord acted must not lead to a second channel on the next click."""
+async def test_a_5xx_after_discord_created_the_channel_adopts_it(repo: JsonApplicationRepository) -> None:
+    """Done, then fail: the channel exists, the answer is a 5xx. It is found and adopted, never twinned."""
     discord = FakeDiscordOps()
-    service = make_service(repo, discord)
-    real_create = discord.create_channel
-
-    async def create_then_fail(spec: object) -> object:
-        await real_create(spec)  # type: ignore[arg-type]
-        raise DiscordError(DiscordErrorKind.UNAVAILABLE, "502", status=502)
-
-    discord.create_channel = create_then_fail  # type: ignore[method-assign]
-    outcome, _ = await click(service)
+    discord.fail_after["create_channel"] = [UNCONFIRMED]
+    outcome, _ = await click(make_service(repo, discord))
     assert outcome.kind is OutcomeKind.CREATED
     assert len(discord.channels) == 1
-    assert (await repo.find_application(KEY)) is not None
+    assert discord.create_attempts == 1
+    recorded = await repo.find_application(KEY)
+    assert recorded is not None
+    assert recorded.channel_id == outcome.channel_id
+
+
+@pytest.mark.asyncio
+async def test_a_creation_that_lands_late_is_awaited_and_adopted(repo: JsonApplicationRepository) -> None:
+    """The create times out and Discord finishes it 20 s later: the apply waits for it instead of creating again."""
+    clock = FakeClock()
+    discord = FakeDiscordOps(clock=clock)
+    discord.late_creates = [20.0]
+    outcome, seen = await click(make_stack(repo, discord, clock=clock, window_s=60).service)
+    assert outcome.kind is OutcomeKind.CREATED
+    assert discord.create_attempts == 1
+    assert len(discord.channels) == 1
+    assert render.PROGRESS_SLOW in seen.progress
+
+
+@pytest.mark.asyncio
+async def test_an_unconfirmed_creation_that_never_lands_is_retried_only_after_its_window(
+    repo: JsonApplicationRepository,
+) -> None:
+    clock = FakeClock()
+    discord = FakeDiscordOps(clock=clock)
+    discord.fail_next["create_channel"] = [UNCONFIRMED]  # failed before acting, but the bot cannot know
+    start = clock.now_ms()
+    created_at: list[int] = []
+    discord.on_create = lambda: created_at.append(clock.now_ms())
+    outcome, _ = await click(make_stack(repo, discord, clock=clock, window_s=60).service)
+    assert outcome.kind is OutcomeKind.CREATED
+    assert discord.create_attempts == 2
+    assert len(discord.channels) == 1
+    assert created_at[0] - start >= 60_000  # nothing was sent again while the first could still land
+
+
+@pytest.mark.asyncio
+async def test_creations_that_stay_unconfirmed_end_in_a_clear_failure_and_release(
+    repo: JsonApplicationRepository,
+) -> None:
+    clock = FakeClock()
+    discord = FakeDiscordOps(clock=clock)
+    discord.fail_next["create_channel"] = [UNCONFIRMED, UNCONFIRMED, UNCONFIRMED]
+    outcome, seen = await click(make_stack(repo, discord, clock=clock, window_s=60).service)
+    assert outcome.failure is Failure.DISCORD_UNAVAILABLE
+    assert discord.channels == {}
+    assert await repo.get_pending(KEY) is None  # released only once no attempt could land any more
+    assert seen.results[-1].startswith("❌ Discord is having trouble")
+
+
+@pytest.mark.asyncio
+async def test_a_refused_creation_releases_at_once(repo: JsonApplicationRepository) -> None:
+    discord = FakeDiscordOps()
+    discord.fail_next["create_channel"] = [DiscordError(DiscordErrorKind.MISSING_PERMISSIONS, "no", status=403)]
+    outcome, _ = await click(make_service(repo, discord))
+    assert outcome.failure is Failure.MISSING_PERMISSIONS
+    assert await repo.get_pending(KEY) is None
+
+
+@pytest.mark.asyncio
+async def test_an_unconfirmed_welcome_that_was_posted_is_not_posted_again(repo: JsonApplicationRepository) -> None:
+    discord = FakeDiscordOps()
+    discord.fail_after["send_welcome"] = [UNCONFIRMED]
+    outcome, _ = await click(make_service(repo, discord))
+    assert outcome.kind is OutcomeKind.CREATED
+    (channel,) = discord.channels.values()
+    assert len(channel.messages) == 1
+
+
+@pytest.mark.asyncio
+async def test_an_unconfirmed_welcome_that_was_not_posted_is_sent_once_more(repo: JsonApplicationRepository) -> None:
+    discord = FakeDiscordOps()
+    discord.fail_next["send_welcome"] = [UNCONFIRMED]
+    outcome, _ = await click(make_service(repo, discord))
+    assert outcome.kind is OutcomeKind.CREATED
+    (channel,) = discord.channels.values()
+    assert len(channel.messages) == 1
 
 
 @pytest.mark.asyncio
@@ -278,12 +351,22 @@ async def test_unexpected_error_becomes_generic_message_with_reference(repo: Jso
     async def broken(_: object) -> object:
         raise RuntimeError("secret internal detail")
 
+    real_create = discord.create_channel
     discord.create_channel = broken  # type: ignore[method-assign]
-    outcome, seen = await click(make_service(repo, discord))
+    clock = FakeClock()
+    service = make_stack(repo, discord, clock=clock).service
+    outcome, seen = await click(service)
     assert outcome.failure is Failure.UNEXPECTED
     assert "secret internal detail" not in seen.results[0]
     assert str(outcome.reference) in seen.results[0]
-    assert await repo.get_pending(KEY) is None
+    # The create may have been sent: the reservation stays until a look after its window settles it.
+    pending = await repo.get_pending(KEY)
+    assert pending is not None
+    assert pending.state is PendingState.CREATING
+    discord.create_channel = real_create
+    again, _ = await click(service)
+    assert again.kind is OutcomeKind.CREATED
+    assert len(discord.channels) == 1
 
 
 @pytest.mark.asyncio

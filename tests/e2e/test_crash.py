@@ -38,6 +38,8 @@ async def start_bot(emu: DiscordEmulator, data_dir: Path) -> asyncio.subprocess.
         "CASTBOT_TOKEN": emu.bot_token,
         "CASTBOT_API_URL": emu.rest_url,
         "CASTBOT_DATA_DIR": str(data_dir),
+        # A create sent just before the kill may land late: the restart waits this long before releasing.
+        "CASTBOT_CREATE_CONFIRM_WINDOW": "3",
     }
     identifies = emu.gateway.identifies
     proc = await asyncio.create_subprocess_exec(
