@@ -6,14 +6,15 @@ import logging
 import socket
 import time
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Final, Self
 
 from aiohttp import web
 
+from castbot_hikari.testing.emulator import writes
 from castbot_hikari.testing.emulator.admin import Admin, Invocation
 from castbot_hikari.testing.emulator.applicant import Applicant
-from castbot_hikari.testing.emulator.core import Core, Settings
+from castbot_hikari.testing.emulator.core import RELAXABLE, Core, Settings
 from castbot_hikari.testing.emulator.faults import FaultInjector, LatencyTable
 from castbot_hikari.testing.emulator.gateway import GatewayServer
 from castbot_hikari.testing.emulator.ids import IdFactory
@@ -34,6 +35,7 @@ from castbot_hikari.testing.emulator.state import (
     MessageState,
     UserState,
 )
+from castbot_hikari.testing.emulator.writes import ChannelWrites
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,12 @@ class DiscordEmulator:
         heartbeat_interval: Gateway heartbeat interval in seconds (sent in HELLO).
         clock: Monotonic clock in seconds; every interaction deadline uses it.
         seed: Seed for ids, tokens and latency draws.
+        channel_write_limit: ``(messages, seconds)`` one channel accepts before error 20028 (default
+            50 per 10 s, beyond any test); ``None`` switches it off.
+        relax: Names of Discord rules to switch off, from :data:`~castbot_hikari.testing.emulator.core.RELAXABLE`.
+
+    Raises:
+        ValueError: For an unknown name in ``relax``.
     """
 
     def __init__(
@@ -71,11 +79,17 @@ class DiscordEmulator:
         heartbeat_interval: float = 41.25,
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
+        channel_write_limit: tuple[int, float] | None = writes.CHANNEL_WRITE_LIMIT,
+        relax: Collection[str] = (),
     ) -> None:
+        unknown = set(relax) - RELAXABLE
+        if unknown:
+            msg = f"unknown rules {sorted(unknown)} in relax; known: {sorted(RELAXABLE)}"
+            raise ValueError(msg)
         ids = IdFactory(seed)
         self.state = EmulatorState(ids, UserState(ids.snowflake(), BOT_USERNAME, BOT_USERNAME, bot=True))
-        settings = Settings(validate, strict, ack_deadline, token_ttl, heartbeat_interval)
-        self._core = Core(self.state, ids, clock, settings, _NoDispatch())
+        settings = Settings(validate, strict, ack_deadline, token_ttl, heartbeat_interval, frozenset(relax))
+        self._core = Core(self.state, ids, clock, settings, _NoDispatch(), ChannelWrites(channel_write_limit))
         self.gateway = GatewayServer(self._core)
         self._core.dispatcher = self.gateway
         self._store = InteractionStore(self._core)
