@@ -340,3 +340,4 @@ async def test_third_rename_gets_the_real_remaining_wait(clock: FakeClock) -> No
     _, body, scope = answers[2]
     assert body == {"message": "You are being rate limited.", "code": 0, "retry_after": 350.0, "global": False}
     assert scope == "shared"
+    assert emu.invalid_requests == 0  # a shared 429 does not count towards the ban

@@ -11,8 +11,10 @@ The real ``hikari.GatewayBot`` (and a lightbulb client) connect to it unmodified
         await inter.wait_acked()
 """
 
+from castbot_hikari.testing.emulator.abuse import Ban
 from castbot_hikari.testing.emulator.faults import FaultRule, Latency, RequestInfo
 from castbot_hikari.testing.emulator.interactions import Interaction
+from castbot_hikari.testing.emulator.late import LateAction
 from castbot_hikari.testing.emulator.rest import RequestRecord
 from castbot_hikari.testing.emulator.server import DiscordEmulator
 from castbot_hikari.testing.emulator.state import (
@@ -29,6 +31,7 @@ from castbot_hikari.testing.emulator.state import (
 )
 
 __all__ = [
+    "Ban",
     "ChannelState",
     "DiscordEmulator",
     "EmulatorState",
@@ -37,6 +40,7 @@ __all__ = [
     "GuildSeed",
     "GuildState",
     "Interaction",
+    "LateAction",
     "Latency",
     "MemberState",
     "MessageState",

@@ -11,7 +11,8 @@ from typing import Final, Self
 
 from aiohttp import web
 
-from castbot_hikari.testing.emulator import writes
+from castbot_hikari.testing.emulator import abuse, writes
+from castbot_hikari.testing.emulator.abuse import Ban, InvalidRequests
 from castbot_hikari.testing.emulator.admin import Admin, Invocation
 from castbot_hikari.testing.emulator.applicant import Applicant
 from castbot_hikari.testing.emulator.core import RELAXABLE, Core, Settings
@@ -19,7 +20,8 @@ from castbot_hikari.testing.emulator.faults import FaultInjector, LatencyTable
 from castbot_hikari.testing.emulator.gateway import GatewayServer
 from castbot_hikari.testing.emulator.ids import IdFactory
 from castbot_hikari.testing.emulator.interactions import Interaction
-from castbot_hikari.testing.emulator.ratelimits import RateLimitTable
+from castbot_hikari.testing.emulator.late import LateActions
+from castbot_hikari.testing.emulator.ratelimits import GLOBAL_LIMIT, RateLimitTable
 from castbot_hikari.testing.emulator.responses import InteractionStore
 from castbot_hikari.testing.emulator.rest import API_PREFIX, RequestRecord, RestServer
 from castbot_hikari.testing.emulator.rest_app import AppRoutes
@@ -52,6 +54,9 @@ class _NoDispatch:
 class DiscordEmulator:
     """A loopback-only Discord: REST (``/api/v10``) and gateway for a real hikari bot.
 
+    Discord's rules are on by default; the arguments below exist for the tests that must switch one
+    off (say why where you do).
+
     Args:
         validate: Validate every request against Discord's OpenAPI spec (errors land in
             ``validation_errors``). Switch off for benchmarks.
@@ -59,8 +64,14 @@ class DiscordEmulator:
         ack_deadline: Seconds within which the first interaction response must arrive.
         token_ttl: Seconds an interaction token stays usable for webhooks.
         heartbeat_interval: Gateway heartbeat interval in seconds (sent in HELLO).
-        clock: Monotonic clock in seconds; every interaction deadline uses it.
+        clock: Monotonic clock in seconds; interaction deadlines, renames and the invalid-request
+            window use it.
         seed: Seed for ids, tokens and latency draws.
+        global_rate_limit: Requests per second per bot (Discord: 50; interaction callbacks and
+            interaction webhooks are exempt); ``None`` switches it off.
+        invalid_request_limit: 401/403/429 answers within 10 minutes that get the bot banned by
+            "Cloudflare" (Discord: 10,000); ``None`` counts them without banning.
+        ban_duration: Seconds such a ban lasts.
         channel_write_limit: ``(messages, seconds)`` one channel accepts before error 20028 (default
             50 per 10 s, beyond any test); ``None`` switches it off.
         relax: Names of Discord rules to switch off, from :data:`~castbot_hikari.testing.emulator.core.RELAXABLE`.
@@ -79,6 +90,9 @@ class DiscordEmulator:
         heartbeat_interval: float = 41.25,
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
+        global_rate_limit: int | None = GLOBAL_LIMIT,
+        invalid_request_limit: int | None = abuse.INVALID_REQUEST_LIMIT,
+        ban_duration: float = abuse.BAN_DURATION,
         channel_write_limit: tuple[int, float] | None = writes.CHANNEL_WRITE_LIMIT,
         relax: Collection[str] = (),
     ) -> None:
@@ -103,9 +117,17 @@ class DiscordEmulator:
         self.routes: frozenset[str] = frozenset(router.keys)
         self.faults = FaultInjector(self.routes)
         self.latency = LatencyTable(self.routes, seed)
-        self.rate_limits = RateLimitTable(self.routes)
+        self.rate_limits = RateLimitTable(self.routes, global_limit=global_rate_limit)
+        self.late = LateActions()
+        self._invalid = InvalidRequests(clock, limit=invalid_request_limit, ban_duration=ban_duration)
         self._rest = RestServer(
-            self._core, router, faults=self.faults, latency=self.latency, rate_limits=self.rate_limits
+            self._core,
+            router,
+            faults=self.faults,
+            latency=self.latency,
+            rate_limits=self.rate_limits,
+            invalid=self._invalid,
+            late=self.late,
         )
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -137,6 +159,7 @@ class DiscordEmulator:
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        self.late.cancel()
         await self.gateway.close()
         await runner.cleanup()
         self._port = None
@@ -200,6 +223,16 @@ class DiscordEmulator:
     def validation_errors(self) -> list[str]:
         """``"METHOD path: error"`` for each spec violation seen (empty when all validated)."""
         return self._rest.validation_errors
+
+    @property
+    def invalid_requests(self) -> int:
+        """401, 403 and 429 answers so far that count towards Discord's ban (not 429s of scope ``shared``)."""
+        return self._invalid.total
+
+    @property
+    def bans(self) -> list[Ban]:
+        """The "Cloudflare" bans so far (each refuses every REST request until it ends)."""
+        return self._invalid.bans
 
     @property
     def interactions(self) -> Mapping[int, Interaction]:
