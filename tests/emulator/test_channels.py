@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import aiohttp
 import hikari
 import pytest
+import pytest_asyncio
 
-from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed
+from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed, Overwrite
 from castbot_hikari.testing.emulator import permissions as perms
 from castbot_hikari.testing.emulator.state import GUILD_TEXT
-from tests.emulator.harness import SEED, running_bot
+from tests.emulator.harness import SEED, FakeClock, running_bot
 
 P = hikari.Permissions
 ROLE = hikari.PermissionOverwriteType.ROLE
 MEMBER = hikari.PermissionOverwriteType.MEMBER
+
+
+@pytest_asyncio.fixture
+async def rest_relaxed() -> AsyncIterator[tuple[DiscordEmulator, hikari.api.RESTClient]]:
+    """An emulator that ignores the category's overwrites when creating channels, and a REST client."""
+    async with DiscordEmulator(relax={"category_permissions"}) as emu:
+        app = hikari.RESTApp(url=emu.rest_url)
+        await app.start()
+        try:
+            async with app.acquire(emu.bot_token, hikari.TokenType.BOT) as client:
+                yield emu, client
+        finally:
+            await app.close()
 
 
 def error_code(info: pytest.ExceptionInfo[hikari.ClientHTTPResponseError]) -> int:
@@ -203,3 +220,124 @@ async def test_messages_get_component_ids_and_can_be_edited(emu: DiscordEmulator
     assert error_code(too_long) == 50035
     await rest.delete_message(channel_id, message.id)
     assert [m.id for m in emu.state.messages[channel_id]] == []
+
+
+def category_seed(bot_permissions: int = perms.DEFAULT_BOT) -> GuildSeed:
+    """A guild whose "Applications" category the tests restrict."""
+    return GuildSeed(name="Org", categories=["Applications"], roles=["Production"], bot_permissions=bot_permissions)
+
+
+def restrict(emu: DiscordEmulator, category_id: int, *overwrites: Overwrite) -> None:
+    """Give the category these overwrites (as an admin would, without asking the bot)."""
+    emu.state.channels[category_id].permission_overwrites = list(overwrites)
+
+
+@pytest.mark.parametrize(
+    "denied",
+    [perms.VIEW_CHANNEL | perms.MANAGE_CHANNELS, perms.VIEW_CHANNEL, perms.MANAGE_CHANNELS],
+)
+@pytest.mark.asyncio
+async def test_creating_in_a_category_needs_view_and_manage_there(
+    emu: DiscordEmulator, rest: hikari.api.RESTClient, denied: int
+) -> None:
+    guild = emu.add_guild(category_seed())
+    category = guild.categories["Applications"]
+    restrict(emu, category, Overwrite(id=guild.bot_role_id, type=0, allow=0, deny=denied))
+    with pytest.raises(hikari.ForbiddenError) as info:
+        await rest.create_guild_text_channel(guild.id, "app", category=category)
+    assert error_code(info) == 50013
+    assert [c.name for c in emu.state.channels.values()] == ["Applications"]
+    assert (await rest.create_guild_text_channel(guild.id, "top-level")).parent_id is None  # the guild allows it
+
+
+@pytest.mark.asyncio
+async def test_a_category_can_grant_what_the_guild_does_not(emu: DiscordEmulator, rest: hikari.api.RESTClient) -> None:
+    guild = emu.add_guild(category_seed(bot_permissions=perms.VIEW_CHANNEL | perms.SEND_MESSAGES))
+    category = guild.categories["Applications"]
+    restrict(emu, category, Overwrite(id=emu.bot_user_id, type=1, allow=perms.MANAGE_CHANNELS, deny=0))
+    created = await rest.create_guild_text_channel(guild.id, "app", category=category)
+    assert created.parent_id == category
+    with pytest.raises(hikari.ForbiddenError):
+        await rest.create_guild_text_channel(guild.id, "top-level")
+
+
+@pytest.mark.asyncio
+async def test_overwrites_may_only_grant_what_the_bot_has_in_the_category(
+    emu: DiscordEmulator, rest: hikari.api.RESTClient
+) -> None:
+    guild = emu.add_guild(category_seed())
+    category = guild.categories["Applications"]
+    restrict(emu, category, Overwrite(id=guild.id, type=0, allow=0, deny=perms.EMBED_LINKS))
+    embeds = hikari.PermissionOverwrite(id=guild.roles["Production"], type=ROLE, allow=P.EMBED_LINKS)
+    with pytest.raises(hikari.ForbiddenError) as info:
+        await rest.create_guild_text_channel(guild.id, "app", category=category, permission_overwrites=[embeds])
+    assert error_code(info) == 50013
+    await rest.create_guild_text_channel(guild.id, "top-level", permission_overwrites=[embeds])  # the guild grants it
+
+
+@pytest.mark.asyncio
+async def test_category_permissions_can_be_relaxed(rest_relaxed: tuple[DiscordEmulator, hikari.api.RESTClient]) -> None:
+    emu, rest = rest_relaxed
+    guild = emu.add_guild(category_seed())
+    category = guild.categories["Applications"]
+    restrict(emu, category, Overwrite(id=guild.id, type=0, allow=0, deny=perms.VIEW_CHANNEL))
+    created = await rest.create_guild_text_channel(guild.id, "app", category=category)
+    assert created.parent_id == category
+
+
+@pytest.mark.asyncio
+async def test_an_overwrite_id_given_twice_is_a_form_error(emu: DiscordEmulator, rest: hikari.api.RESTClient) -> None:
+    guild = emu.add_guild(SEED)
+    # What a bot sends when the production role is @everyone: two overwrites for the guild id.
+    overwrites = [
+        hikari.PermissionOverwrite(id=guild.id, type=ROLE, deny=P.VIEW_CHANNEL),
+        hikari.PermissionOverwrite(id=emu.bot_user_id, type=MEMBER, allow=P.VIEW_CHANNEL),
+        hikari.PermissionOverwrite(id=guild.id, type=ROLE, allow=P.VIEW_CHANNEL),
+    ]
+    with pytest.raises(hikari.BadRequestError) as created:
+        await rest.create_guild_text_channel(guild.id, "app", permission_overwrites=overwrites)
+    channel = await rest.create_guild_text_channel(guild.id, "fine", permission_overwrites=overwrites[:2])
+    with pytest.raises(hikari.BadRequestError) as edited:
+        await rest.edit_channel(channel.id, permission_overwrites=overwrites)
+    for info in (created, edited):
+        assert error_code(info) == 50035
+        errors = info.value.errors
+        assert errors is not None
+        assert errors["permission_overwrites"]["2"]["id"]["_errors"][0]["code"] == "SET_TYPE_ALREADY_CONTAINS_VALUE"
+    assert len(emu.state.channels[channel.id].permission_overwrites) == 2
+    assert emu.validation_errors == []
+
+
+@pytest.mark.asyncio
+async def test_a_refused_edit_changes_nothing_and_uses_no_rename(
+    emu: DiscordEmulator, rest: hikari.api.RESTClient
+) -> None:
+    guild = emu.add_guild(SEED)
+    channel = await rest.create_guild_text_channel(guild.id, "first")
+    too_much = hikari.PermissionOverwrite(id=guild.roles["Production"], type=ROLE, allow=P.MANAGE_GUILD)
+    with pytest.raises(hikari.ForbiddenError):
+        await rest.edit_channel(channel.id, name="second", permission_overwrites=[too_much])
+    assert emu.state.channels[channel.id].name == "first"
+    assert emu.state.channels[channel.id].renames == []
+    await rest.edit_channel(channel.id, name="second")
+    await rest.edit_channel(channel.id, name="third")  # still two renames left before the refused edit
+    assert emu.state.channels[channel.id].name == "third"
+
+
+@pytest.mark.asyncio
+async def test_third_rename_gets_the_real_remaining_wait(clock: FakeClock) -> None:
+    async with DiscordEmulator(clock=clock) as emu, aiohttp.ClientSession() as http:
+        guild = emu.add_guild(SEED)
+        channel_id = guild.text_channels["apply-here"]
+        url = f"{emu.rest_url}/channels/{channel_id}"
+        headers = {"Authorization": f"Bot {emu.bot_token}"}
+        answers: list[tuple[int, object, str | None]] = []
+        for n, wait in enumerate((0.0, 200.0, 50.0)):
+            clock.advance(wait)
+            async with http.patch(url, json={"name": f"name-{n}"}, headers=headers) as response:
+                answers.append((response.status, await response.json(), response.headers.get("X-RateLimit-Scope")))
+    assert [status for status, _, _ in answers] == [200, 200, 429]
+    _, body, scope = answers[2]
+    assert body == {"message": "You are being rate limited.", "code": 0, "retry_after": 350.0, "global": False}
+    assert scope == "shared"
+    assert emu.invalid_requests == 0  # a shared 429 does not count towards the ban

@@ -11,10 +11,12 @@ The real ``hikari.GatewayBot`` (and a lightbulb client) connect to it unmodified
         await inter.wait_acked()
 """
 
+from castbot_hikari.testing.emulator.abuse import Ban
 from castbot_hikari.testing.emulator.faults import FaultRule, Latency, RequestInfo
 from castbot_hikari.testing.emulator.http_interactions import EndpointCheck
 from castbot_hikari.testing.emulator.identify import IdentifyRecord
 from castbot_hikari.testing.emulator.interactions import Interaction
+from castbot_hikari.testing.emulator.late import LateAction
 from castbot_hikari.testing.emulator.rest import RequestRecord
 from castbot_hikari.testing.emulator.server import DiscordEmulator
 from castbot_hikari.testing.emulator.state import (
@@ -31,6 +33,7 @@ from castbot_hikari.testing.emulator.state import (
 )
 
 __all__ = [
+    "Ban",
     "ChannelState",
     "DiscordEmulator",
     "EmulatorState",
@@ -41,6 +44,7 @@ __all__ = [
     "GuildState",
     "IdentifyRecord",
     "Interaction",
+    "LateAction",
     "Latency",
     "MemberState",
     "MessageState",

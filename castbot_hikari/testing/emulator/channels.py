@@ -27,26 +27,28 @@ def create(core: Core, guild: GuildState, body: JSONObject) -> ChannelState:
     """Create a channel as ``POST /guilds/{guild_id}/channels`` does, and dispatch CHANNEL_CREATE.
 
     Raises:
-        ApiError: 50013 without MANAGE_CHANNELS or for overwrites beyond the bot's permissions,
-            50035 for a bad name/type/parent or a full category, 30013 for a full guild.
+        ApiError: 50013 without VIEW_CHANNEL and MANAGE_CHANNELS where the channel goes (in its
+            category, with the category's overwrites) or for overwrites beyond the bot's permissions
+            there; 50035 for a bad name/type/parent, a full category or an overwrite id given twice;
+            30013 for a full guild.
     """
-    state = core.state
-    have = perms.base_permissions(guild, state.bot.id)
-    if not have & perms.MANAGE_CHANNELS:
-        raise errors.api_error(errors.MISSING_PERMISSIONS)
     type_ = int(body.get("type") or 0)
     if type_ not in SUPPORTED_CHANNEL_TYPES:
         raise errors.form_error("type", "BASE_TYPE_CHOICES", f"Value must be one of {sorted(SUPPORTED_CHANNEL_TYPES)}.")
     name = _checked_name(body.get("name"), type_)
     parent = _checked_parent(core, guild, body.get("parent_id"), type_)
+    have = _creator_permissions(core, guild, parent)
+    needs = perms.MANAGE_CHANNELS | (perms.VIEW_CHANNEL if parent is not None else 0)
+    if have & needs != needs:
+        raise errors.api_error(errors.MISSING_PERMISSIONS)
     if len(guild.channel_ids) >= MAX_GUILD_CHANNELS:
         raise errors.api_error(errors.MAX_GUILD_CHANNELS)
     _check_category_room(core, guild, parent)
-    overwrites = _checked_overwrites(guild, body.get("permission_overwrites"), have)
+    overwrites = _checked_overwrites(core, guild, body.get("permission_overwrites"), have)
     if overwrites is None:
         # Discord syncs a new channel with its category when no overwrites are given.
         overwrites = [o.copy() for o in parent.permission_overwrites] if parent else []
-    channel = state.add_channel(
+    channel = core.state.add_channel(
         guild.id,
         type_,
         name,
@@ -61,8 +63,18 @@ def create(core: Core, guild: GuildState, body: JSONObject) -> ChannelState:
     return channel
 
 
+def _creator_permissions(core: Core, guild: GuildState, parent: ChannelState | None) -> int:
+    """Return the bot's permissions where a new channel goes: in its category, or in the guild."""
+    bot = core.state.bot.id
+    if parent is None or not core.settings.enforces("category_permissions"):
+        return perms.base_permissions(guild, bot)
+    return perms.channel_permissions(guild, bot, parent)
+
+
 def edit(core: Core, channel: ChannelState, body: JSONObject) -> ChannelState:
     """Apply ``PATCH /channels/{channel_id}`` and dispatch CHANNEL_UPDATE.
+
+    Every field is checked before anything changes, so a refused edit changes nothing.
 
     Raises:
         ApiError: 50001/50013 for missing permissions, 50035 for bad fields, 429 after two renames
@@ -70,21 +82,22 @@ def edit(core: Core, channel: ChannelState, body: JSONObject) -> ChannelState:
     """
     guild = core.state.guilds[channel.guild_id]
     have = require_manage(core, channel)
-    if "name" in body and body["name"] != channel.name:
-        name = _checked_name(body["name"], channel.type)
-        _count_rename(core, channel)
-        channel.name = name
+    name = _checked_name(body["name"], channel.type) if "name" in body else channel.name
+    overwrites = channel.permission_overwrites
     if "permission_overwrites" in body:
         if not have & (perms.MANAGE_ROLES | perms.ADMINISTRATOR):
             raise errors.api_error(errors.MISSING_PERMISSIONS)
-        channel.permission_overwrites = _checked_overwrites(guild, body["permission_overwrites"], have) or []
+        overwrites = _checked_overwrites(core, guild, body["permission_overwrites"], have) or []
+    parent_id = channel.parent_id
     if "parent_id" in body:
         parent = _checked_parent(core, guild, body["parent_id"], channel.type)
         if parent is not None and parent.id != channel.parent_id:
             _check_category_room(core, guild, parent)
-        channel.parent_id = parent.id if parent else None
-    if "topic" in body:
-        channel.topic = _checked_topic(body["topic"])
+        parent_id = parent.id if parent else None
+    topic = _checked_topic(body["topic"]) if "topic" in body else channel.topic
+    if name != channel.name:
+        _count_rename(core, channel)  # last: a refused edit must not use up a rename
+    channel.name, channel.permission_overwrites, channel.parent_id, channel.topic = name, overwrites, parent_id, topic
     for field in ("position", "nsfw", "rate_limit_per_user"):
         if body.get(field) is not None:
             setattr(channel, field, body[field])
@@ -160,20 +173,32 @@ def _check_category_room(core: Core, guild: GuildState, parent: ChannelState | N
         )
 
 
-def _checked_overwrites(guild: GuildState, raw: object, have: int) -> list[Overwrite] | None:
-    """Parse overwrites; the bot may only allow/deny bits it has, MANAGE_ROLES only as admin."""
+def _checked_overwrites(core: Core, guild: GuildState, raw: object, have: int) -> list[Overwrite] | None:
+    """Parse overwrites; each id once, and the bot may only allow/deny bits it has, MANAGE_ROLES only as admin."""
     if raw is None:
         return None
     if not isinstance(raw, list):
         raise errors.form_error("permission_overwrites", "BASE_TYPE_ARRAY", "Must be an array.")
-    result: list[Overwrite] = []
-    for index, item in enumerate(cast("list[object]", raw)):
-        overwrite = _parse_overwrite(guild, item, index)
+    result = [_parse_overwrite(guild, item, index) for index, item in enumerate(cast("list[object]", raw))]
+    if core.settings.enforces("duplicate_overwrites"):
+        _check_unique_ids(result)
+    for overwrite in result:
         bits = overwrite["allow"] | overwrite["deny"]
         if not have & perms.ADMINISTRATOR and (bits & perms.MANAGE_ROLES or bits & ~have):
             raise errors.api_error(errors.MISSING_PERMISSIONS)
-        result.append(overwrite)
     return result
+
+
+def _check_unique_ids(overwrites: list[Overwrite]) -> None:
+    seen: set[int] = set()
+    for index, overwrite in enumerate(overwrites):
+        if overwrite["id"] in seen:
+            raise errors.form_error(
+                f"permission_overwrites.{index}.id",
+                "SET_TYPE_ALREADY_CONTAINS_VALUE",
+                "The set already contains this value",
+            )
+        seen.add(overwrite["id"])
 
 
 def _parse_overwrite(guild: GuildState, item: object, index: int) -> Overwrite:

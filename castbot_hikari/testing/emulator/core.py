@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Final, Protocol
 
 from castbot_hikari.testing.emulator.ids import IdFactory
 from castbot_hikari.testing.emulator.state import EmulatorState, JSONObject
+from castbot_hikari.testing.emulator.writes import ChannelWrites
+
+RELAXABLE: Final = frozenset({"category_permissions", "component_layout", "duplicate_overwrites"})
+"""Discord rules a test may switch off with ``DiscordEmulator(relax=...)`` (each is on by default):
+``category_permissions`` (create a channel with the bot's guild permissions, ignoring the category's
+overwrites), ``component_layout`` (accept duplicate custom ids and selects sharing a row) and
+``duplicate_overwrites`` (accept one id twice in ``permission_overwrites``)."""
 
 
 class Dispatcher(Protocol):
@@ -30,6 +37,11 @@ class Settings:
     shards: int = 1
     max_concurrency: int = 1
     enforce_identify_limit: bool = False
+    relax: frozenset[str] = frozenset()
+
+    def enforces(self, rule: str) -> bool:
+        """Whether the Discord rule ``rule`` (one of :data:`RELAXABLE`) is enforced."""
+        return rule not in self.relax
 
 
 @dataclass(slots=True)
@@ -41,3 +53,4 @@ class Core:
     clock: Callable[[], float]
     settings: Settings
     dispatcher: Dispatcher
+    writes: ChannelWrites = field(default_factory=ChannelWrites)

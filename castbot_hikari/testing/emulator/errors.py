@@ -79,11 +79,12 @@ def http_error(status: int, message: str) -> ApiError:
     return ApiError(status, 0, message)
 
 
-def shared_rate_limit(retry_after: float, message: str) -> ApiError:
-    """Build a 429 for a per-resource limit outside the route buckets (e.g. channel renames).
+def shared_rate_limit(retry_after: float, message: str, *, code: int = 0) -> ApiError:
+    """Build a 429 for a per-resource limit outside the route buckets (renames, channel writes).
 
     Scope ``shared`` with a body ``retry_after``: hikari sleeps that long, or raises
-    ``RateLimitTooLongError`` at once when it exceeds its ``max_rate_limit``.
+    ``RateLimitTooLongError`` at once when it exceeds its ``max_rate_limit``. Such 429s do not count
+    towards the invalid-request ban.
     """
     headers = {
         "Retry-After": str(max(1, math.ceil(retry_after))),
@@ -91,4 +92,4 @@ def shared_rate_limit(retry_after: float, message: str) -> ApiError:
         "X-RateLimit-Scope": "shared",
     }
     extra: JSONObject = {"retry_after": round(retry_after, 3), "global": False}
-    return ApiError(429, 0, message, extra=extra, headers=headers)
+    return ApiError(429, code, message, extra=extra, headers=headers)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Final
+
+import orjson
 
 from castbot_hikari.testing.emulator.state import JSONObject
 
@@ -31,9 +35,30 @@ class RequestInfo:
     body: object
 
 
+AFTER_MODES: Final = frozenset({"status", "drop", "hang", "malformed"})
+"""How a fault that lets the action happen answers: an error status, no response, a held then dropped
+connection, or a 200 with a broken body."""
+
+MalformedBody = bytes | str | Callable[[object], object] | JSONObject | list[object] | None
+"""What ``after="malformed"`` sends: raw bytes/text, a function of the real JSON body, or a JSON value
+(``None``: the real body cut in half, i.e. truncated JSON)."""
+
+
 @dataclass(slots=True)
 class FaultRule:
-    """One injected fault: the next ``remaining`` matching requests fail with this response."""
+    """One injected fault: the next ``remaining`` matching requests fail with this response.
+
+    Attributes:
+        after: ``None`` for a fault before the action (nothing happens); else the action happens
+            first (state changes, gateway events) and the client gets ``"status"`` (``status`` with
+            Discord's JSON error body), ``"drop"`` (the connection closes without a response),
+            ``"hang"`` (the response is held ``hang`` seconds, or until the client disconnects, then
+            dropped) or ``"malformed"`` (200 with ``malformed`` as the body).
+        late: With ``after``: the client gets its answer at once and the action lands ``late``
+            seconds after that answer ended (see :class:`LateActions`).
+        hits: The requests it failed.
+        outcomes: ``(status, body)`` of each action it let happen (for ``late``: when it landed).
+    """
 
     method: str
     route: str
@@ -43,7 +68,12 @@ class FaultRule:
     remaining: int
     retry_after: float | None = None
     match: Callable[[RequestInfo], bool] | None = None
+    after: str | None = None
+    hang: float | None = None
+    malformed: MalformedBody = None
+    late: float | None = None
     hits: list[RequestInfo] = field(default_factory=list[RequestInfo])
+    outcomes: list[tuple[int, object]] = field(default_factory=list[tuple[int, object]])
 
     def applies_to(self, info: RequestInfo) -> bool:
         """Whether this rule matches a request (and still has uses left)."""
@@ -59,6 +89,20 @@ class FaultRule:
         if self.status == 429:
             payload.update(retry_after=self.retry_after or 0.0, **{"global": False})
         return payload
+
+    def malformed_body(self, real: object) -> bytes:
+        """Return the broken body sent instead of ``real`` (the action's JSON) for ``after="malformed"``."""
+        spec = self.malformed
+        if spec is None:
+            encoded = orjson.dumps(real)
+            return encoded[: max(1, len(encoded) // 2)]
+        if isinstance(spec, bytes):
+            return spec
+        if isinstance(spec, str):
+            return spec.encode()
+        if callable(spec):
+            return orjson.dumps(spec(copy.deepcopy(real)))
+        return orjson.dumps(spec)
 
 
 class FaultInjector:
@@ -79,38 +123,59 @@ class FaultInjector:
         count: int = 1,
         retry_after: float | None = None,
         match: Callable[[RequestInfo], bool] | None = None,
+        after: str | None = None,
+        hang: float | None = None,
+        body: MalformedBody = None,
+        late: float | None = None,
     ) -> FaultRule:
-        """Make the next ``count`` matching requests fail.
+        """Make the next ``count`` matching requests fail, before or after their action.
 
         Args:
             method: HTTP method (or ``"*"``).
             route: Route template as in ``RequestRecord.route_template`` (or ``"*"``).
-            status: HTTP status to answer with.
+            status: HTTP status to answer with (before the action, or with ``after="status"``).
             code: Discord error code in the body.
             message: Error message; defaults to e.g. ``"500: Internal Server Error"``.
             count: How many requests fail.
             retry_after: For 429: seconds in ``Retry-After`` and the body's ``retry_after``.
             match: Optional predicate; only requests for which it returns ``True`` fail.
+            after: ``None``: fail before the action (nothing happens). ``"status"``, ``"drop"``,
+                ``"hang"`` or ``"malformed"``: the action happens, then the client gets that instead
+                of the real answer (see :class:`FaultRule`).
+            hang: For ``after="hang"``: seconds to hold the response before dropping the
+                connection; ``None`` holds it until the client disconnects.
+            body: For ``after="malformed"``: the 200's body (see :data:`MalformedBody`), e.g.
+                ``{}``, ``b'{"id": "12'`` or ``lambda channel: {**channel, "id": None}``.
+            late: With ``after`` ``"status"``, ``"drop"`` or ``"hang"``: answer at once and let the
+                action land ``late`` seconds after the answer ended (await ``emu.late.wait()``).
 
         Returns:
-            The rule (its ``hits`` list records the requests it failed).
+            The rule (``hits`` lists the requests it failed, ``outcomes`` what their actions returned).
 
         Raises:
             KeyError: If ``method route`` is not a route the emulator serves.
+            ValueError: For an unknown ``after`` mode, or ``late`` without a mode that allows it.
         """
         _check_route(self._known, method, route)
+        _check_mode(after, late, hang)
         if message is None:
             message = f"{status}: {_phrase(status)}"
-        rule = FaultRule(method.upper(), route, status, code, message, count, retry_after, match)
+        rule = FaultRule(
+            method.upper(), route, status, code, message, count, retry_after, match, after, hang, body, late
+        )
         self.rules.append(rule)
         return rule
 
-    def take(self, info: RequestInfo) -> FaultRule | None:
-        """Consume and return the first rule matching a request, if any."""
+    def take(self, info: RequestInfo, *, acting: bool = True) -> FaultRule | None:
+        """Consume and return the first rule matching a request, if any.
+
+        ``acting=False`` (the request is refused before its action, e.g. by strict validation)
+        leaves the ``after`` rules for a later request.
+        """
         if not self.rules:
             return None
         for rule in self.rules:
-            if rule.applies_to(info):
+            if (acting or rule.after is None) and rule.applies_to(info):
                 rule.remaining -= 1
                 rule.hits.append(info)
                 return rule
@@ -182,6 +247,18 @@ def _phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+def _check_mode(after: str | None, late: float | None, hang: float | None) -> None:
+    if after is not None and after not in AFTER_MODES:
+        msg = f"after must be one of {sorted(AFTER_MODES)} or None, not {after!r}"
+        raise ValueError(msg)
+    if late is not None and (after is None or after == "malformed" or late < 0):
+        msg = "late needs after='status', 'drop' or 'hang' and a delay >= 0"
+        raise ValueError(msg)
+    if hang is not None and (after != "hang" or hang < 0):
+        msg = "hang needs after='hang' and a duration >= 0"
+        raise ValueError(msg)
 
 
 def _check_route(known: Collection[str], method: str, route: str) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from typing import Final
+from typing import Final, cast
 
-from castbot_hikari.testing.emulator import errors, payloads
+from castbot_hikari.testing.emulator import errors, mentions, payloads
 from castbot_hikari.testing.emulator.core import Core
 from castbot_hikari.testing.emulator.state import JSONObject, MessageState, UserState, iso_now, iter_components
 
@@ -16,15 +16,24 @@ SUPPRESS_EMBEDS: Final = 1 << 2
 SUPPRESS_NOTIFICATIONS: Final = 1 << 12
 IS_COMPONENTS_V2: Final = 1 << 15
 SENDABLE_FLAGS: Final = SUPPRESS_EMBEDS | EPHEMERAL | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
+ACTION_ROW: Final = 1
+SELECTS: Final = frozenset({3, 5, 6, 7, 8})
+"""String, user, role, mentionable and channel selects."""
 _CONTENT_FIELDS: Final = ("content", "embeds", "components", "attachments", "sticker_ids", "poll")
 
 
-def check_body(body: JSONObject, *, create: bool) -> None:
+def check_body(body: JSONObject, *, create: bool, layout: bool = True) -> None:
     """Reject message bodies Discord would reject.
 
+    Args:
+        body: The message body (or an interaction response's ``data``).
+        create: Whether it creates a message (which must not be empty).
+        layout: Enforce the component layout rules (unique custom ids, a select alone in its row).
+
     Raises:
-        ApiError: 50035 for over-long content, too many embeds/components or bad flags; 50006 for
-            an empty new message.
+        ApiError: 50035 for over-long content, too many embeds/components, bad flags, a custom id
+            used twice, a select sharing its row, or ``allowed_mentions`` listing ids it also parses
+            wholesale; 50006 for an empty new message.
     """
     content = body.get("content")
     if isinstance(content, str) and len(content) > 2000:
@@ -35,6 +44,9 @@ def check_body(body: JSONObject, *, create: bool) -> None:
     if flags & ~SENDABLE_FLAGS:
         raise errors.form_error("flags", "MESSAGE_FLAGS_INVALID", "Invalid message flags.")
     _check_components(body, flags)
+    if layout:
+        _check_layout(body.get("components") or [])
+    mentions.check(body.get("allowed_mentions"))
     if create and not any(body.get(name) for name in _CONTENT_FIELDS):
         raise errors.api_error(errors.EMPTY_MESSAGE)
 
@@ -54,6 +66,39 @@ def _check_components(body: JSONObject, flags: int) -> None:
             raise errors.form_error(
                 f"components.{index}.components", "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length."
             )
+
+
+def _check_layout(components: list[JSONObject]) -> None:
+    """Custom ids are unique within a message; a select fills its action row alone."""
+    seen: set[str] = set()
+    for path, component in _walk_paths(components, "components"):
+        custom_id = component.get("custom_id")
+        if isinstance(custom_id, str):
+            if custom_id in seen:
+                raise errors.form_error(
+                    f"{path}.custom_id", "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated"
+                )
+            seen.add(custom_id)
+        if component.get("type") == ACTION_ROW:
+            children: list[JSONObject] = component.get("components") or []
+            if len(children) > 1 and any(child.get("type") in SELECTS for child in children):
+                raise errors.form_error(
+                    f"{path}.components.1",
+                    "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                    "The specified component exceeds the maximum width",
+                )
+
+
+def _walk_paths(components: list[JSONObject], prefix: str) -> Iterator[tuple[str, JSONObject]]:
+    """Yield ``(form path, component)`` depth-first, paths as Discord names them in 50035 errors."""
+    for index, component in enumerate(components):
+        path = f"{prefix}.{index}"
+        yield path, component
+        yield from _walk_paths(component.get("components") or [], f"{path}.components")
+        for key in ("component", "accessory"):
+            child = component.get(key)
+            if isinstance(child, dict):
+                yield f"{path}.{key}", cast("JSONObject", child)
 
 
 def walk(components: list[JSONObject]) -> Iterator[JSONObject]:
@@ -80,10 +125,21 @@ def with_component_ids(components: list[JSONObject]) -> list[JSONObject]:
 
 
 def new_message(
-    core: Core, channel_id: int, guild_id: int | None, author: UserState, body: JSONObject, *, flags: int
+    core: Core,
+    channel_id: int,
+    guild_id: int | None,
+    author: UserState,
+    body: JSONObject,
+    *,
+    flags: int,
+    webhook: bool = False,
 ) -> MessageState:
-    """Build a message from a request body (not yet stored anywhere)."""
-    return MessageState(
+    """Build a message from a request body (not yet stored anywhere), with whom it pings.
+
+    ``webhook`` marks a message sent through the application's webhook (interaction responses and
+    follow-ups).
+    """
+    message = MessageState(
         id=core.ids.snowflake(),
         channel_id=channel_id,
         guild_id=guild_id,
@@ -94,10 +150,18 @@ def new_message(
         embeds=list(body.get("embeds") or []),
         allowed_mentions=body.get("allowed_mentions"),
     )
+    if webhook:
+        message.webhook_id = message.application_id = core.state.bot.id
+    _update_mentions(core, message)
+    return message
 
 
-def apply_edit(message: MessageState, body: JSONObject) -> None:
-    """Apply a PATCH body to a message (only the fields present change) and clear LOADING."""
+def apply_edit(core: Core, message: MessageState, body: JSONObject) -> None:
+    """Apply a PATCH body to a message (only the fields present change) and clear LOADING.
+
+    Mentions are computed again from the new content, with the edit's ``allowed_mentions`` if it
+    has some, else the message's.
+    """
     if "content" in body:
         message.content = body["content"] or ""
     if "components" in body:
@@ -111,6 +175,14 @@ def apply_edit(message: MessageState, body: JSONObject) -> None:
         message.flags = keep | (int(body["flags"]) & (SUPPRESS_EMBEDS | IS_COMPONENTS_V2))
     message.flags &= ~LOADING
     message.edited_timestamp = iso_now()
+    _update_mentions(core, message)
+
+
+def _update_mentions(core: Core, message: MessageState) -> None:
+    found = mentions.resolve(core.state, message)
+    message.mentions = list(found.users)
+    message.mention_roles = list(found.roles)
+    message.mention_everyone = found.everyone
 
 
 def store(core: Core, message: MessageState) -> None:

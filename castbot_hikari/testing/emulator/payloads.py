@@ -119,8 +119,8 @@ def message(m: MessageState, *, gateway: bool = False, author_member: MemberStat
     payload: JSONObject = {
         "type": m.type,
         "content": m.content,
-        "mentions": [],
-        "mention_roles": [],
+        "mentions": [user(u) for u in m.mentions],
+        "mention_roles": [str(r) for r in m.mention_roles],
         "attachments": [],
         "embeds": m.embeds,
         "timestamp": m.timestamp,
@@ -131,7 +131,7 @@ def message(m: MessageState, *, gateway: bool = False, author_member: MemberStat
         "channel_id": str(m.channel_id),
         "author": user(m.author),
         "pinned": False,
-        "mention_everyone": False,
+        "mention_everyone": m.mention_everyone,
         "tts": False,
     }
     if m.webhook_id is not None:

@@ -34,6 +34,10 @@ class InteractionStore:
         self.by_token: dict[str, Interaction] = {}
         self._messages: dict[int, tuple[MessageState, Interaction]] = {}
 
+    @property
+    def _layout(self) -> bool:
+        return self._core.settings.enforces("component_layout")
+
     def add(self, interaction: Interaction) -> None:
         """Register a new interaction."""
         self.by_id[interaction.id] = interaction
@@ -99,7 +103,7 @@ class InteractionStore:
             raise errors.api_error(errors.UNKNOWN_INTERACTION)
         data: JSONObject = body.get("data") or {}
         try:
-            _check_callback(response_type, data)
+            _check_callback(response_type, data, layout=self._layout)
             self._check_allowed(inter, response_type)
         except errors.ApiError as exc:
             inter.record("ack_rejected", reason="invalid", type=response_type, error=exc.body())
@@ -134,7 +138,7 @@ class InteractionStore:
         return message
 
     def _update_source(self, inter: Interaction, message: MessageState, data: JSONObject) -> None:
-        messages.apply_edit(message, data)
+        messages.apply_edit(self._core, message, data)
         if self._core.state.find_message(message.channel_id, message.id) is message:
             messages.publish(self._core, "MESSAGE_UPDATE", message)
         self._updated(inter, message, own=True)
@@ -157,9 +161,9 @@ class InteractionStore:
 
     def _bot_message(self, inter: Interaction, body: JSONObject, flags: int) -> MessageState:
         state = self._core.state
-        message = messages.new_message(self._core, inter.channel_id, inter.guild_id, state.bot, body, flags=flags)
-        message.webhook_id = message.application_id = state.bot.id
-        return message
+        return messages.new_message(
+            self._core, inter.channel_id, inter.guild_id, state.bot, body, flags=flags, webhook=True
+        )
 
     def source_message(self, inter: Interaction) -> MessageState | None:
         """Return the live message holding the component ``inter`` came from, if any."""
@@ -198,7 +202,7 @@ class InteractionStore:
 
     def execute(self, inter: Interaction, body: JSONObject, *, wait: bool) -> Reply:
         """Create a follow-up (or, right after a defer, replace the loading message)."""
-        messages.check_body(body, create=True)
+        messages.check_body(body, create=True, layout=self._layout)
         flags = int(body.get("flags") or 0)
         original = inter.original
         if inter.loading and original is not None:
@@ -208,6 +212,8 @@ class InteractionStore:
             inter.record("followup", content=original.content, flags=flags, replaced_loading=True)
             return (200, payloads.message(original)) if wait else (204, None)
         ephemeral = flags & messages.EPHEMERAL
+        if not ephemeral:
+            self._core.writes.count(inter.channel_id)
         message = self._bot_message(inter, body, flags)
         inter.followup_messages[message.id] = message
         self._own(inter, message)
@@ -237,7 +243,7 @@ class InteractionStore:
     def edit_message(self, inter: Interaction, ref: str, body: JSONObject) -> Reply:
         """PATCH ``@original`` or a follow-up."""
         message = self.find_message(inter, ref)
-        messages.check_body(body, create=False)
+        messages.check_body(body, create=False, layout=self._layout)
         self._edit(inter, message, body)
         if message is inter.original:
             inter.record("original_edited", content=message.content)
@@ -266,7 +272,7 @@ class InteractionStore:
         return 204, None
 
     def _edit(self, inter: Interaction, message: MessageState, body: JSONObject) -> None:
-        messages.apply_edit(message, body)
+        messages.apply_edit(self._core, message, body)
         if message is inter.original:
             inter.loading = False
             inter.content = message.content or None
@@ -281,16 +287,16 @@ class InteractionStore:
                 inter.followups[index] = payloads.message(message)
 
 
-def _check_callback(response_type: object, data: JSONObject) -> None:
+def _check_callback(response_type: object, data: JSONObject, *, layout: bool) -> None:
     if not isinstance(response_type, int) or response_type not in _ACK_TYPES:
         raise errors.form_error("type", "BASE_TYPE_CHOICES", f"Value must be one of {sorted(_ACK_TYPES)}.")
     flags = int(data.get("flags") or 0)
     if response_type == DEFERRED_MESSAGE_CREATE and flags & ~messages.EPHEMERAL:
         raise errors.form_error("data.flags", "INTERACTION_RESPONSE_FLAGS_INVALID", "Only EPHEMERAL is allowed.")
     if response_type == MESSAGE_CREATE:
-        messages.check_body(data, create=True)
+        messages.check_body(data, create=True, layout=layout)
     elif response_type == MESSAGE_UPDATE:
-        messages.check_body(data, create=False)
+        messages.check_body(data, create=False, layout=layout)
     elif response_type == MODAL:
         _check_modal(data)
 

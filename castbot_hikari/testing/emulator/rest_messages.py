@@ -23,6 +23,10 @@ class MessageRoutes:
         router.add("PATCH", "/channels/{channel_id}/messages/{message_id}", self.edit)
         router.add("DELETE", "/channels/{channel_id}/messages/{message_id}", self.delete)
 
+    @property
+    def _layout(self) -> bool:
+        return self._core.settings.enforces("component_layout")
+
     def _channel(self, call: Call) -> ChannelState:
         channel = self._core.state.channels.get(call.snowflake("channel_id"))
         if channel is None:
@@ -42,13 +46,17 @@ class MessageRoutes:
         return have
 
     def create(self, call: Call) -> Reply:
-        """POST /channels/{channel_id}/messages: needs VIEW_CHANNEL (50001) and SEND_MESSAGES (50013)."""
+        """POST /channels/{channel_id}/messages: needs VIEW_CHANNEL (50001) and SEND_MESSAGES (50013).
+
+        A channel receiving messages faster than ``channel_write_limit`` answers 429 code 20028.
+        """
         channel = self._channel(call)
         self._require(channel, perms.SEND_MESSAGES)
         if channel.type == GUILD_CATEGORY:
             raise errors.ApiError(400, 50008, "Cannot send messages in a non-text channel")
         body = call.json()
-        messages.check_body(body, create=True)
+        messages.check_body(body, create=True, layout=self._layout)
+        self._core.writes.count(channel.id)
         flags = int(body.get("flags") or 0) & ~messages.EPHEMERAL
         message = messages.new_message(
             self._core, channel.id, channel.guild_id, self._core.state.bot, body, flags=flags
@@ -78,8 +86,8 @@ class MessageRoutes:
         if message.author.id != self._core.state.bot.id:
             raise errors.api_error(errors.NOT_AUTHOR)
         body = call.json()
-        messages.check_body(body, create=False)
-        messages.apply_edit(message, body)
+        messages.check_body(body, create=False, layout=self._layout)
+        messages.apply_edit(self._core, message, body)
         messages.publish(self._core, "MESSAGE_UPDATE", message)
         return 200, payloads.message(message)
 

@@ -6,20 +6,23 @@ import logging
 import socket
 import time
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Final, Self
 
 from aiohttp import web
 
+from castbot_hikari.testing.emulator import abuse, writes
+from castbot_hikari.testing.emulator.abuse import Ban, InvalidRequests
 from castbot_hikari.testing.emulator.admin import Admin, Invocation
 from castbot_hikari.testing.emulator.applicant import Applicant
-from castbot_hikari.testing.emulator.core import Core, Settings
+from castbot_hikari.testing.emulator.core import RELAXABLE, Core, Settings
 from castbot_hikari.testing.emulator.faults import FaultInjector, LatencyTable
 from castbot_hikari.testing.emulator.gateway import GatewayServer
 from castbot_hikari.testing.emulator.http_interactions import EndpointCheck, HttpDelivery, Strategy
 from castbot_hikari.testing.emulator.ids import IdFactory
 from castbot_hikari.testing.emulator.interactions import Interaction
-from castbot_hikari.testing.emulator.ratelimits import RateLimitTable
+from castbot_hikari.testing.emulator.late import LateActions
+from castbot_hikari.testing.emulator.ratelimits import GLOBAL_LIMIT, RateLimitTable
 from castbot_hikari.testing.emulator.responses import InteractionStore
 from castbot_hikari.testing.emulator.rest import API_PREFIX, RequestRecord, RestServer
 from castbot_hikari.testing.emulator.rest_app import AppRoutes
@@ -36,6 +39,7 @@ from castbot_hikari.testing.emulator.state import (
     MessageState,
     UserState,
 )
+from castbot_hikari.testing.emulator.writes import ChannelWrites
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,9 @@ class _NoDispatch:
 class DiscordEmulator:
     """A loopback-only Discord: REST (``/api/v10``) and gateway for a real hikari bot.
 
+    Discord's rules are on by default; the arguments below exist for the tests that must switch one
+    off (say why where you do).
+
     Args:
         validate: Validate every request against Discord's OpenAPI spec (errors land in
             ``validation_errors``). Switch off for benchmarks.
@@ -59,7 +66,8 @@ class DiscordEmulator:
         ack_deadline: Seconds within which the first interaction response must arrive.
         token_ttl: Seconds an interaction token stays usable for webhooks.
         heartbeat_interval: Gateway heartbeat interval in seconds (sent in HELLO).
-        clock: Monotonic clock in seconds; every interaction deadline (and the identify limit) uses it.
+        clock: Monotonic clock in seconds; interaction deadlines, the identify limit, renames and the
+            invalid-request window use it.
         seed: Seed for ids, tokens, latency draws and the application's key pair.
         shards: The shard count ``GET /gateway/bot`` recommends.
         max_concurrency: Identify buckets (``GET /gateway/bot``'s ``session_start_limit``).
@@ -67,6 +75,17 @@ class DiscordEmulator:
             (``shard_id % max_concurrency``) with op 9 INVALID_SESSION, as Discord does. Off by
             default: tests restart bots within seconds, and the times are recorded either way
             (``emu.gateway.identify_gate``).
+        global_rate_limit: Requests per second per bot (Discord: 50; interaction callbacks and
+            interaction webhooks are exempt); ``None`` switches it off.
+        invalid_request_limit: 401/403/429 answers within 10 minutes that get the bot banned by
+            "Cloudflare" (Discord: 10,000); ``None`` counts them without banning.
+        ban_duration: Seconds such a ban lasts.
+        channel_write_limit: ``(messages, seconds)`` one channel accepts before error 20028 (default
+            50 per 10 s, beyond any test); ``None`` switches it off.
+        relax: Names of Discord rules to switch off, from :data:`~castbot_hikari.testing.emulator.core.RELAXABLE`.
+
+    Raises:
+        ValueError: For an unknown name in ``relax``.
     """
 
     def __init__(
@@ -82,7 +101,16 @@ class DiscordEmulator:
         shards: int = 1,
         max_concurrency: int = 1,
         enforce_identify_limit: bool = False,
+        global_rate_limit: int | None = GLOBAL_LIMIT,
+        invalid_request_limit: int | None = abuse.INVALID_REQUEST_LIMIT,
+        ban_duration: float = abuse.BAN_DURATION,
+        channel_write_limit: tuple[int, float] | None = writes.CHANNEL_WRITE_LIMIT,
+        relax: Collection[str] = (),
     ) -> None:
+        unknown = set(relax) - RELAXABLE
+        if unknown:
+            msg = f"unknown rules {sorted(unknown)} in relax; known: {sorted(RELAXABLE)}"
+            raise ValueError(msg)
         ids = IdFactory(seed)
         self.state = EmulatorState(ids, UserState(ids.snowflake(), BOT_USERNAME, BOT_USERNAME, bot=True))
         settings = Settings(
@@ -94,8 +122,9 @@ class DiscordEmulator:
             shards=shards,
             max_concurrency=max_concurrency,
             enforce_identify_limit=enforce_identify_limit,
+            relax=frozenset(relax),
         )
-        self._core = Core(self.state, ids, clock, settings, _NoDispatch())
+        self._core = Core(self.state, ids, clock, settings, _NoDispatch(), ChannelWrites(channel_write_limit))
         self.gateway = GatewayServer(self._core)
         self._core.dispatcher = self.gateway
         self._store = InteractionStore(self._core)
@@ -113,9 +142,17 @@ class DiscordEmulator:
         self.routes: frozenset[str] = frozenset(router.keys)
         self.faults = FaultInjector(self.routes)
         self.latency = LatencyTable(self.routes, seed)
-        self.rate_limits = RateLimitTable(self.routes)
+        self.rate_limits = RateLimitTable(self.routes, global_limit=global_rate_limit)
+        self.late = LateActions()
+        self._invalid = InvalidRequests(clock, limit=invalid_request_limit, ban_duration=ban_duration)
         self._rest = RestServer(
-            self._core, router, faults=self.faults, latency=self.latency, rate_limits=self.rate_limits
+            self._core,
+            router,
+            faults=self.faults,
+            latency=self.latency,
+            rate_limits=self.rate_limits,
+            invalid=self._invalid,
+            late=self.late,
         )
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -148,6 +185,7 @@ class DiscordEmulator:
         if runner is None:
             return
         await self._http.stop()
+        self.late.cancel()
         await self.gateway.close()
         await runner.cleanup()
         self._port = None
@@ -265,6 +303,16 @@ class DiscordEmulator:
     def validation_errors(self) -> list[str]:
         """``"METHOD path: error"`` for each spec violation seen (empty when all validated)."""
         return self._rest.validation_errors
+
+    @property
+    def invalid_requests(self) -> int:
+        """401, 403 and 429 answers so far that count towards Discord's ban (not 429s of scope ``shared``)."""
+        return self._invalid.total
+
+    @property
+    def bans(self) -> list[Ban]:
+        """The "Cloudflare" bans so far (each refuses every REST request until it ends)."""
+        return self._invalid.bans
 
     @property
     def interactions(self) -> Mapping[int, Interaction]:

@@ -94,7 +94,11 @@ class ChannelState:
 
 @dataclass(slots=True)
 class MessageState:
-    """A message in a channel, or an ephemeral interaction response (which lives only there)."""
+    """A message in a channel, or an ephemeral interaction response (which lives only there).
+
+    ``mentions``, ``mention_roles`` and ``mention_everyone`` are whom it pings, computed from its
+    content and ``allowed_mentions`` as Discord does (see :mod:`~castbot_hikari.testing.emulator.mentions`).
+    """
 
     id: int
     channel_id: int
@@ -105,6 +109,9 @@ class MessageState:
     components: list[JSONObject] = field(default_factory=list[JSONObject])
     embeds: list[JSONObject] = field(default_factory=list[JSONObject])
     allowed_mentions: JSONObject | None = None
+    mentions: list[UserState] = field(default_factory=list[UserState])
+    mention_roles: list[int] = field(default_factory=list[int])
+    mention_everyone: bool = False
     timestamp: str = field(default_factory=iso_now)
     edited_timestamp: str | None = None
     type: int = 0
@@ -115,6 +122,11 @@ class MessageState:
     def author_id(self) -> int:
         """The author's user id."""
         return self.author.id
+
+    @property
+    def pings_anyone(self) -> bool:
+        """Whether the message pings a user, a role, @everyone or @here."""
+        return bool(self.mentions or self.mention_roles or self.mention_everyone)
 
     def __getitem__(self, key: str) -> Any:  # noqa: ANN401 - a JSON value
         """Return a field of the message's Discord JSON (``message["content"]``, ``["author"]["id"]``)."""
@@ -168,6 +180,7 @@ class GuildSeed:
         everyone_permissions: Permissions of @everyone.
         role_permissions: Optional ``{role name: permission bits}``.
         member_roles: Optional ``{username: [role names]}``.
+        mentionable_roles: Names of roles anyone may ping (others need MENTION_EVERYONE).
         features: Guild feature strings (e.g. ``"COMMUNITY"``).
         locale: The guild's preferred locale.
     """
@@ -181,6 +194,7 @@ class GuildSeed:
     everyone_permissions: int = permissions.DEFAULT_EVERYONE
     role_permissions: Mapping[str, int] = field(default_factory=dict[str, int])
     member_roles: Mapping[str, Sequence[str]] = field(default_factory=dict[str, Sequence[str]])
+    mentionable_roles: Sequence[str] = ()
     features: Sequence[str] = ()
     locale: str = "en-US"
 
@@ -331,6 +345,7 @@ class EmulatorState:
         roles: dict[str, int] = {}
         for position, name in enumerate(seed.roles, start=2):
             role = RoleState(self.ids.snowflake(), name, seed.role_permissions.get(name, 0), position)
+            role.mentionable = name in seed.mentionable_roles
             guild.roles[role.id] = role
             roles[name] = role.id
         return roles
