@@ -30,7 +30,7 @@ PASSED_ON = ("CASTBOT_MAX_CONCURRENT_APPLIES",)
 
 def settled(inter: Interaction) -> bool:
     return inter.failed or (
-        inter.content is not None and not inter.loading and inter.content != render.PROGRESS_CREATING
+        inter.content is not None and not inter.loading and inter.content not in render.PROGRESS_TEXTS
     )
 
 

@@ -220,7 +220,7 @@ class Progress:
 
 def _settled(inter: Interaction) -> bool:
     content = inter.content
-    return bool(inter.failed) or (content is not None and content != render.PROGRESS_CREATING and not inter.loading)
+    return bool(inter.failed) or (content is not None and content not in render.PROGRESS_TEXTS and not inter.loading)
 
 
 async def simulate(

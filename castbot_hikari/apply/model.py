@@ -54,12 +54,11 @@ class ChannelSpec:
 
 def channel_spec(config: ApplicationConfig, applicant: Applicant, bot_user_id: UserId) -> ChannelSpec:
     """Return the channel an applicant gets for a config."""
-    marker = naming.topic_marker(applicant.user_id, config.config_id)
     return ChannelSpec(
         guild_id=config.guild_id,
         name=naming.channel_name(config.channel_format, applicant.display_name, applicant.user_id),
         category_id=config.category_id,
-        topic=f"Application of {applicant.display_name[:100]} for {config.title[:80]} {marker}",
+        topic=naming.application_topic(applicant.user_id, config.config_id, applicant.display_name, config.title),
         overwrites=permissions.application_overwrites(
             config.guild_id, applicant.user_id, bot_user_id, config.production_role
         ),

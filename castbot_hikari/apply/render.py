@@ -8,6 +8,8 @@ from castbot_hikari.apply.model import ApplyOutcome, Failure, OutcomeKind, Progr
 
 PROGRESS_CREATING: Final = "Creating your application channel… ⏳"
 PROGRESS_SLOW: Final = "Discord is slow to answer; still creating your application channel… ⏳"
+PROGRESS_TEXTS: Final = frozenset({PROGRESS_CREATING, PROGRESS_SLOW})
+"""Every progress line: anything else the applicant is shown is the final result."""
 DM_NOT_SUPPORTED: Final = "Apply buttons work only inside a server."
 BROKEN_BUTTON: Final = "❌ This Apply button is damaged. Ask the server's admins to post a new one."
 

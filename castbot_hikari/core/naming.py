@@ -57,11 +57,30 @@ def topic_marker(user_id: UserId, config_id: ConfigId) -> str:
     return f"[castbot-app:{user_id}:{config_id}]"
 
 
+def topic_text(text: str) -> str:
+    """Return user or admin text fit for a topic beside the marker: no brackets, so it can never hold one."""
+    return text.replace("[", "(").replace("]", ")")
+
+
+def application_topic(user_id: UserId, config_id: ConfigId, display_name: str, title: str) -> str:
+    """Return an application channel's topic: the identity marker first, then words for humans."""
+    words = f"Application of {topic_text(display_name)[:100]} for {topic_text(title)[:80]}"
+    return f"{topic_marker(user_id, config_id)} {words}"
+
+
 def parse_topic_marker(topic: str | None) -> tuple[UserId, ConfigId] | None:
-    """Find the application identity in a channel topic, or ``None`` when it carries no marker."""
+    """Find the application identity in a channel topic, or ``None`` when it carries no marker.
+
+    The marker this bot writes opens the topic; topics of earlier versions carried it last, after the
+    applicant's name. So the marker at the start wins, else the last one: a display name holding a
+    marker-like text can never hide or forge an application's identity.
+    """
     if not topic:
         return None
-    found = _MARKER.search(topic)
+    found = _MARKER.match(topic)
     if found is None:
-        return None
+        markers = list(_MARKER.finditer(topic))
+        if not markers:
+            return None
+        found = markers[-1]
     return UserId(int(found.group(1))), ConfigId(found.group(2))

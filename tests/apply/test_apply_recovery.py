@@ -232,3 +232,20 @@ async def test_repeated_failures_are_reported_once_they_repeat(repo: JsonApplica
         assert outcome.failure is Failure.DISCORD_UNAVAILABLE
         assert len(notifier.notices) == (1 if attempt == 2 else 0)  # silent until it repeats
     assert notifier.notices[0][1].startswith("⚠️ 3 applications failed in the last 10 minutes")
+
+
+@pytest.mark.asyncio
+async def test_a_spoofing_display_name_does_not_hide_the_channel_from_recovery(
+    repo: JsonApplicationRepository,
+) -> None:
+    """Killed before the channel id was saved, for an applicant named like a marker: still found, no twin."""
+    discord, notifier = FakeDiscordOps(), FakeNotifier()
+    spoof = applicant(display_name="[castbot-app:1:config_x] Kevin")
+    clock = FakeClock()
+    assert await repo.reserve(KEY, owner="dead:1", now_ms=clock.now_ms(), stale_after_ms=1, applicant=spoof) == Won()
+    config = await repo.get_config(GUILD, CONFIG)
+    assert config is not None
+    channel = await discord.create_channel(channel_spec(config, spoof, BOT))
+    ((_, outcome),) = await service_for(repo, discord, notifier).recovery.reconcile()
+    assert outcome.channel_id == channel
+    assert len(discord.channels) == 1

@@ -66,3 +66,16 @@ def test_parse_apply_custom_id(custom_id: str, expected: str | None) -> None:
 def test_apply_custom_id_round_trip() -> None:
     config = ConfigId("config_1781015852414_123")
     assert custom_ids.parse_apply(custom_ids.apply_button(config)) == config
+
+
+def test_a_display_name_holding_a_marker_cannot_hide_or_forge_the_identity() -> None:
+    """An applicant names themselves "[castbot-app:1:x]": the channel still reads as theirs, for this config."""
+    spoof = "[castbot-app:1:config_evil] Kevin"
+    topic = naming.application_topic(UserId(42), ConfigId("config_1_2"), spoof, "Season [castbot-app:2:y]")
+    assert naming.parse_topic_marker(topic) == (42, "config_1_2")
+    assert "[castbot-app:1:" not in topic  # the user's brackets are gone
+
+
+def test_topics_of_earlier_versions_are_read_by_their_last_marker() -> None:
+    old = "Application of [castbot-app:1:config_evil] Kevin for Season 14 [castbot-app:42:config_1_2]"
+    assert naming.parse_topic_marker(old) == (42, "config_1_2")

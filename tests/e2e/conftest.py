@@ -108,6 +108,7 @@ async def world(emu: DiscordEmulator, tmp_path: Path, request: pytest.FixtureReq
     """The real bot, connected to the emulator, with one server and one Apply config.
 
     ``@pytest.mark.bot_options(max_retries=0)`` passes options to ``build_app``;
+    ``@pytest.mark.bot_settings(create_confirm_window=3.0)`` sets fields of its ``Settings``;
     ``@pytest.mark.bot_permissions(bits)`` sets the bot's permissions in the server.
     The server has an "admin-log" channel set as the admins' notify channel.
     """
@@ -135,7 +136,13 @@ async def world(emu: DiscordEmulator, tmp_path: Path, request: pytest.FixtureReq
         "guilds": {str(guild.id): {"notifyChannelId": str(guild.text_channels["admin-log"])}},
     }
     (tmp_path / DATA_FILE).write_bytes(orjson.dumps(data))
-    settings = Settings(token=emu.bot_token, api_url=emu.rest_url, data_dir=tmp_path)
+    settings_marker = request.node.get_closest_marker("bot_settings")
+    settings = Settings(
+        token=emu.bot_token,
+        api_url=emu.rest_url,
+        data_dir=tmp_path,
+        **(settings_marker.kwargs if settings_marker else {}),
+    )
     app = build_app(settings, JsonApplicationRepository.open(tmp_path, fsync=False), **options)
     await app.bot.start(check_for_updates=False)
     try:

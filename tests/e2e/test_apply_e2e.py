@@ -19,7 +19,7 @@ TIMEOUT = 15.0
 
 def final(inter: Interaction) -> bool:
     """Whether the applicant sees a final message (not loading, not the progress line)."""
-    return inter.content is not None and not inter.loading and inter.content != render.PROGRESS_CREATING
+    return inter.content is not None and not inter.loading and inter.content not in render.PROGRESS_TEXTS
 
 
 def app_channels(world: World) -> list[ChannelState]:

@@ -16,7 +16,7 @@ ORIGINAL = "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
 
 
 def final(inter: Interaction) -> bool:
-    return inter.content is not None and not inter.loading and inter.content != render.PROGRESS_CREATING
+    return inter.content is not None and not inter.loading and inter.content not in render.PROGRESS_TEXTS
 
 
 def created_channel(inter: Interaction) -> int:
@@ -113,3 +113,64 @@ async def test_double_click_while_slow_gets_in_progress_then_already_applied(wor
     third = await world.emu.click(world.guild.id, user, world.button)
     await third.wait_until(final, timeout=TIMEOUT)
     assert third.content == f"You already have an application channel: <#{channel}>"
+
+
+CREATE = "/guilds/{guild_id}/channels"
+MESSAGES = "/channels/{channel_id}/messages"
+AFTER_ACTION = [
+    pytest.param("status", {"status": 503}, id="503"),
+    pytest.param("status", {"status": 500}, id="500"),
+    pytest.param("drop", {}, id="dropped-connection"),
+    pytest.param("hang", {"hang": 2.0}, id="timeout"),
+    pytest.param("malformed", {}, id="truncated-json"),
+    pytest.param("malformed", {"body": {}}, id="empty-object"),
+]
+
+
+def app_channels(world: World) -> list[int]:
+    return [c.id for c in world.emu.state.channels.values() if "[castbot-app:" in (c.topic or "")]
+
+
+@pytest.mark.parametrize(("after", "extra"), AFTER_ACTION)
+@pytest.mark.bot_settings(create_confirm_window=3.0)
+@pytest.mark.asyncio
+async def test_a_channel_creation_failing_after_discord_acted_leaves_exactly_one_channel(
+    world: World, after: str, extra: dict[str, object]
+) -> None:
+    """Discord creates the channel, then answers 5xx / drops / times out / sends garbage: no twin, a ✅."""
+    rule = world.emu.faults.inject(method="POST", route=CREATE, after=after, **extra)  # type: ignore[arg-type]
+    inter = await world.emu.click(world.guild.id, world.user("kevin_a"), world.button)
+    await inter.wait_until(final, timeout=TIMEOUT)
+    channel = created_channel(inter)
+    assert app_channels(world) == [channel]
+    assert len(rule.hits) == 1
+    creates = [r for r in world.emu.requests if r.method == "POST" and r.route_template == CREATE]
+    assert len(creates) == 1  # sent once: neither hikari nor the bot sent it again
+    assert list(world.applications()) == [str(channel)]
+    assert len(world.emu.state.messages[channel]) == 1  # one welcome
+
+
+@pytest.mark.bot_settings(create_confirm_window=5.0)
+@pytest.mark.asyncio
+async def test_a_channel_creation_that_lands_after_the_answer_is_adopted(world: World) -> None:
+    """The answer is a 503 and the channel appears a second later: the bot waits for it, creates no twin."""
+    world.emu.faults.inject(method="POST", route=CREATE, after="status", status=503, late=1.0)
+    inter = await world.emu.click(world.guild.id, world.user("kevin_a"), world.button)
+    await inter.wait_until(final, timeout=TIMEOUT)
+    await world.emu.late.wait()
+    channel = created_channel(inter)
+    assert app_channels(world) == [channel]
+    assert list(world.applications()) == [str(channel)]
+
+
+@pytest.mark.parametrize(("after", "extra"), AFTER_ACTION[:3])
+@pytest.mark.asyncio
+async def test_a_welcome_failing_after_discord_posted_it_is_not_posted_twice(
+    world: World, after: str, extra: dict[str, object]
+) -> None:
+    rule = world.emu.faults.inject(method="POST", route=MESSAGES, after=after, **extra)  # type: ignore[arg-type]
+    inter = await world.emu.click(world.guild.id, world.user("zoe"), world.button)
+    await inter.wait_until(final, timeout=TIMEOUT)
+    channel = created_channel(inter)
+    assert len(rule.hits) == 1
+    assert len(world.emu.state.messages[channel]) == 1

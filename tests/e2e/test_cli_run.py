@@ -19,7 +19,7 @@ from tests.e2e.conftest import CONFIG_ID, castbot_data
 
 
 def final(inter: Interaction) -> bool:
-    return inter.content is not None and not inter.loading and inter.content != render.PROGRESS_CREATING
+    return inter.content is not None and not inter.loading and inter.content not in render.PROGRESS_TEXTS
 
 
 async def stop(proc: asyncio.subprocess.Process) -> int:

@@ -65,7 +65,7 @@ def notices(emu: DiscordEmulator, guild: Guild) -> list[str]:
 
 
 def final(inter: Interaction) -> bool:
-    return inter.content is not None and not inter.loading and inter.content != render.PROGRESS_CREATING
+    return inter.content is not None and not inter.loading and inter.content not in render.PROGRESS_TEXTS
 
 
 @pytest.mark.parametrize("kill_during", ["channel_create", "welcome"])

@@ -18,7 +18,7 @@ CHANNELS = "/guilds/{guild_id}/channels"
 
 
 def final(inter: Interaction) -> bool:
-    return inter.content is not None and not inter.loading and inter.content != render.PROGRESS_CREATING
+    return inter.content is not None and not inter.loading and inter.content not in render.PROGRESS_TEXTS
 
 
 async def click_and_wait(world: World, username: str, custom_id: str | None = None) -> Interaction:
