@@ -137,12 +137,8 @@ async def world(emu: DiscordEmulator, tmp_path: Path, request: pytest.FixtureReq
     }
     (tmp_path / DATA_FILE).write_bytes(orjson.dumps(data))
     settings_marker = request.node.get_closest_marker("bot_settings")
-    settings = Settings(
-        token=emu.bot_token,
-        api_url=emu.rest_url,
-        data_dir=tmp_path,
-        **(settings_marker.kwargs if settings_marker else {}),
-    )
+    overrides: dict[str, Any] = dict(settings_marker.kwargs) if settings_marker else {}
+    settings = Settings(token=emu.bot_token, api_url=emu.rest_url, data_dir=tmp_path, **overrides)
     app = build_app(settings, JsonApplicationRepository.open(tmp_path, fsync=False), **options)
     await app.bot.start(check_for_updates=False)
     try:
