@@ -222,7 +222,11 @@ class ApplyTimeline:
             return await self._finish(
                 config, applicant, adopted, spec.name, welcomed=welcomed, check=True, recovering=recovering
             )
+        # A creation an earlier attempt sent may still land. Its request may have waited (hikari's rate-limit
+        # queue) and nothing is sent once its sender stopped, which was before now: the window runs from now.
         attempt_ms = previous.create_attempt_ms if previous is not None else None
+        if attempt_ms is not None:
+            attempt_ms = max(attempt_ms, self._clock.now_ms())
         if not create:
             late = await self._await_late(key, attempt_ms) if attempt_ms is not None else None
             if late is None:
@@ -292,7 +296,7 @@ class ApplyTimeline:
         return None
 
     async def _create_reserved(
-        self, key: ApplyKey, spec: ChannelSpec, progress: Steps, attempt_ms: int | None
+        self, key: ApplyKey, spec: ChannelSpec, progress: Steps, unconfirmed_since: int | None
     ) -> ChannelId:
         """Create the reservation's channel, never leaving a twin: look before every attempt, and after an
         unconfirmed one wait out the window in which it may still land before trying again.
@@ -301,25 +305,25 @@ class ApplyTimeline:
         it stays, so the next click, the timeout cleanup or the start-up reconciliation resolves it by looking.
         """
         for _ in range(MAX_CREATE_ATTEMPTS):
-            if attempt_ms is not None:
-                found = await self._await_late(key, attempt_ms)
+            if unconfirmed_since is not None:
+                found = await self._await_late(key, unconfirmed_since)
             else:  # a fresh reservation: the gateway cache knows every channel of the guild
                 found = await self._discord.find_application_channel(key)
             if found is not None:
                 logger.info("found the channel of an earlier attempt key=%s channel=%s", key, found)
                 return found
-            attempt_ms = self._clock.now_ms()
-            await self._mark_creating(key, attempt_ms)
+            await self._mark_creating(key, self._clock.now_ms())  # a crash from here on leaves it marked
             try:
                 return await self._create_channel(key, spec)
             except DiscordError as exc:
                 if exc.kind is not DiscordErrorKind.UNCONFIRMED:
                     await self._release_quietly(key)  # Discord refused: no channel exists
                     raise
+                unconfirmed_since = self._clock.now_ms()  # it left no later than its answer came
                 logger.warning("channel creation unconfirmed key=%s error=%s", key, exc)
                 progress(Progress.DISCORD_SLOW)
-        assert attempt_ms is not None
-        if (found := await self._await_late(key, attempt_ms)) is not None:
+        assert unconfirmed_since is not None
+        if (found := await self._await_late(key, unconfirmed_since)) is not None:
             return found
         await self._release_quietly(key)  # the window of the last attempt passed: nothing will land now
         raise DiscordError(DiscordErrorKind.UNAVAILABLE, f"channel creation unconfirmed {MAX_CREATE_ATTEMPTS} times")
@@ -331,8 +335,9 @@ class ApplyTimeline:
             await self._release_quietly(key)  # nothing was sent
             raise
 
-    async def _await_late(self, key: ApplyKey, attempt_ms: int) -> ChannelId | None:
-        """Look (over REST) for the channel of an unconfirmed creation until its window has passed.
+    async def _await_late(self, key: ApplyKey, since_ms: int) -> ChannelId | None:
+        """Look (over REST) for the channel of an unconfirmed creation until its window after ``since_ms``
+        (when its outcome became unknown) has passed.
 
         Raises:
             DiscordError: ``UNCONFIRMED`` when Discord could not be asked: whether it landed is unknown.
@@ -341,7 +346,7 @@ class ApplyTimeline:
         try:
             while True:
                 found = await self._discord.find_application_channel(key, fresh=True)
-                remaining_s = (attempt_ms + self._unconfirmed_window_ms - self._clock.now_ms()) / 1000
+                remaining_s = (since_ms + self._unconfirmed_window_ms - self._clock.now_ms()) / 1000
                 if found is not None or remaining_s <= 0:
                     return found
                 await self._sleep(min(delay, remaining_s))

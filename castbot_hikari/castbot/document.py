@@ -39,6 +39,7 @@ def open_document(
     document = JournaledDocument.open(
         data_dir / DATA_FILE,
         empty={META: {"schemaVersion": SCHEMA_VERSION}},
+        seq_path=(META, "journalSeq"),
         fsync=fsync,
         compact_every=compact_every,
         offload=offload,

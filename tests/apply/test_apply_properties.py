@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from hypothesis import HealthCheck, example, given, settings
@@ -53,8 +53,8 @@ REFUSALS = [DiscordErrorKind.CATEGORY_FULL, DiscordErrorKind.NAME_REJECTED, Disc
 UNCONFIRMED = DiscordError(DiscordErrorKind.UNCONFIRMED, "injected: 503 or timeout")
 
 
-async def inline(func: Callable[[bytes], None], payload: bytes, /) -> None:
-    func(payload)
+async def inline(func: Callable[[Any], Any], payload: Any, /) -> Any:
+    return func(payload)
 
 
 class ControlledFiles(DataFiles):
@@ -72,9 +72,23 @@ class ControlledFiles(DataFiles):
             self.full_for -= 1
             raise OSError(28, "No space left on device")
 
-    def write_snapshot(self, payload: bytes) -> None:
+    def write_temp(self, parts: Sequence[bytes]) -> Path:
         self._check()
-        super().write_snapshot(payload)
+        return super().write_temp(parts)
+
+    def install(self, tmp: Path) -> None:
+        self._check()
+        super().install(tmp)
+
+    def rotate(self, number: int) -> Path | None:
+        if self.dead:  # a dead process renames nothing (a full disk does not stop a rename)
+            raise OSError(5, "process is dead")
+        return super().rotate(number)
+
+    def discard(self, paths: Sequence[Path]) -> None:
+        if self.dead:
+            raise OSError(5, "process is dead")
+        super().discard(paths)
 
     def append_journal(self, lines: bytes) -> None:
         self._check()
