@@ -293,8 +293,25 @@ class JournaledDocument:
             await asyncio.shield(self._writer)
         try:
             await self._offload(self.files.write_snapshot, orjson.dumps(self.doc))
-        except OSError:
-            logger.exception("final snapshot failed; the journal still holds every change path=%s", self.files.path)
+        except OSError as exc:
+            logger.debug("final snapshot failed path=%s", self.files.path, exc_info=True)
+            reason = exc.strerror or str(exc)
+            if self.files.path.exists() and self.files.journal.exists():
+                logger.error(
+                    "final snapshot failed path=%s error=%s; the changes saved since the last snapshot are in %s "
+                    "and are replayed at the next start",
+                    self.files.path,
+                    reason,
+                    self.files.journal.name,
+                )
+            else:
+                logger.error(
+                    "final snapshot failed path=%s error=%s; the data file or its journal is gone: the data folder "
+                    "was moved, deleted or unmounted while the bot ran, so this run's changes are only wherever "
+                    "its files went, if anywhere",
+                    self.files.path,
+                    reason,
+                )
 
     async def _write_loop(self) -> None:
         while self._queue:
