@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import orjson
 
-from castbot_hikari.app import App, build_app
+from castbot_hikari.app import DRAIN_SECONDS, App, build_app
 from castbot_hikari.apply import custom_ids, render
 from castbot_hikari.apply.model import ApplyOutcome, Failure, Rejection
 from castbot_hikari.apply.store import JsonApplicationRepository
@@ -506,6 +506,11 @@ async def _simulate_until_stopped(
     clicked: list[Interaction] = []
     stop = asyncio.Event()
     with _signals(stop):
+        out.write(
+            f"Clicking Apply {plural(len(plan), 'time')} over {options.spread_seconds:g} s "
+            "(Ctrl-C stops and prints what was seen so far)…\n"
+        )
+        out.flush()
         clicking = asyncio.create_task(simulate(emu, plan, options.result_timeout, out, clicked))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({clicking, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -553,11 +558,6 @@ async def run_sandbox(options: SandboxOptions, out: TextIO = sys.stdout) -> Sand
                 await emu.wait_ready(timeout=30)
                 started = time.monotonic()
                 plan = plan_clicks(guilds, data, options)
-                out.write(
-                    f"Clicking Apply {plural(len(plan), 'time')} over {options.spread_seconds:g} s "
-                    "(Ctrl-C stops and prints what was seen so far)…\n"
-                )
-                out.flush()
                 interactions, interrupted = await _simulate_until_stopped(emu, plan, options, out)
                 elapsed = time.monotonic() - started
                 rep = dataclasses.replace(
@@ -567,6 +567,8 @@ async def run_sandbox(options: SandboxOptions, out: TextIO = sys.stdout) -> Sand
                     interrupted=interrupted,
                 )
                 out.write(render_report(rep))
+                if interrupted:
+                    out.write(f"Stopping the bot: it gives the applies under way up to {DRAIN_SECONDS:g} s…\n")
                 out.flush()
                 if not interrupted:
                     await _keep_running(app, emu, guilds, options, out)
@@ -582,17 +584,17 @@ async def _keep_running(
         return
     data_file = app.repository.document.files.path
     folder = "kept" if options.data_dir is not None else "deleted then (pass --data-dir DIR to keep it)"
-    out.write(
-        "\nStill running. Ctrl-C (or SIGTERM) stops the bot and the emulator.\n"
-        f"  data: {data_file} (the bot adds each change to its journal beside it; a complete snapshot is written "
-        f"when it stops; the folder is {folder})\n"
-        f"  the emulator's REST API: {emu.rest_url}, for example the first server's channels:\n"
-        f"    curl -s -H 'Authorization: Bot {emu.bot_token}' {emu.rest_url}/guilds/{guilds[0].id}/channels\n"
-        "  (that token is the emulator's own, valid on this 127.0.0.1 emulator only, not a Discord token)\n"
-    )
-    out.flush()
     stop = asyncio.Event()
-    with _signals(stop):
+    with _signals(stop):  # before the text that invites Ctrl-C
+        out.write(
+            "\nStill running. Ctrl-C (or SIGTERM) stops the bot and the emulator.\n"
+            f"  data: {data_file} (the bot adds each change to its journal beside it; a complete snapshot is "
+            f"written when it stops; the folder is {folder})\n"
+            f"  the emulator's REST API: {emu.rest_url}, for example the first server's channels:\n"
+            f"    curl -s -H 'Authorization: Bot {emu.bot_token}' {emu.rest_url}/guilds/{guilds[0].id}/channels\n"
+            "  (that token is the emulator's own, valid on this 127.0.0.1 emulator only, not a Discord token)\n"
+        )
+        out.flush()
         await stop.wait()
     out.write("Stopping the bot and the emulator…\n")
 
