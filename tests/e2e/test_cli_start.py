@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from castbot_hikari.castbot.document import DATA_FILE, META
+from castbot_hikari.castbot.folder import LOCK_FILE
 from castbot_hikari.cli import ExitCode
 from castbot_hikari.settings import VARIABLES
 from tests.e2e.commands import TOKEN, as_ordinary_user, castbot, closed_port_url, environment
@@ -93,8 +94,11 @@ def test_a_data_folder_that_is_a_file_is_one_line(tmp_path: Path, command: str) 
     assert (tmp_path / "data").read_text() == "not a folder"
 
 
-def test_a_read_only_folder_with_data_is_refused_at_start(read_only: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ran_before", [False, True])
+def test_a_read_only_folder_with_data_is_refused_at_start(read_only: Path, tmp_path: Path, ran_before: bool) -> None:
     (read_only / DATA_FILE).write_bytes(orjson.dumps(CASTBOT_FILE))
+    if ran_before:  # the lock file of an earlier run is there, and writable: the folder itself is not
+        (read_only / LOCK_FILE).write_text("1\n")
     read_only.chmod(0o555)
     result = castbot("run", cwd=tmp_path, env=bot_env(read_only), prefix=as_ordinary_user())
     # before: the bot started, every applicant got "could not be saved", and the logs said the journal
