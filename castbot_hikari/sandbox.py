@@ -11,6 +11,8 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import enum
+import functools
 import logging
 import random
 import signal
@@ -18,21 +20,25 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import orjson
 
-from castbot_hikari.app import App, build_app
+from castbot_hikari.app import DRAIN_SECONDS, App, build_app
 from castbot_hikari.apply import custom_ids, render
+from castbot_hikari.apply.model import ApplyOutcome, Failure, Rejection
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.castbot.config import DEFAULT_CHANNEL_FORMAT
-from castbot_hikari.castbot.document import DATA_FILE
+from castbot_hikari.castbot.document import DATA_FILE, JOURNAL_SUFFIX, open_document
+from castbot_hikari.castbot.folder import DataFolderError, FolderLock, FolderNotWritableError, lock_folder
 from castbot_hikari.core import naming
+from castbot_hikari.core.ids import ChannelId
 from castbot_hikari.core.metrics import percentile
 from castbot_hikari.core.permissions import BOT_REQUIRED
+from castbot_hikari.core.wording import plural
 from castbot_hikari.settings import Settings
 
 if TYPE_CHECKING:  # the emulator is imported when the sandbox runs, never by `castbot-hikari run`
@@ -44,6 +50,26 @@ MESSAGE_ROUTES = (
     "POST /channels/{channel_id}/messages",
     "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original",
 )
+
+
+ACK_P99_LIMIT_MS: Final = 1000.0
+"""Acks slower than this at p99 fail the verdict: Discord allows 3 s, and a real network adds its own delay."""
+
+
+SETTLE_SECONDS: Final = 3.0
+"""After Ctrl-C, how long the clicks already made may take to get their final message before the summary."""
+
+
+class Verdict(enum.Enum):
+    """How a sandbox run ended (the CLI maps it to an exit code)."""
+
+    OK = "ok"
+    PROBLEMS = "problems"
+    INTERRUPTED = "interrupted"
+
+
+class SandboxRefusedError(DataFolderError):
+    """``--data-dir`` names a folder the sandbox must not write (it holds data); nothing was changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +86,11 @@ class SandboxOptions:
     keep_running: bool = False
     seed: int = 7
     result_timeout: float = 120.0
+
+
+EXPECTED_RESULTS: Final = frozenset({"created", "already in progress", "already applied"})
+"""Results a user would not call a failure; any other result in the sandbox is a failure the bot could have
+avoided, because every simulated server is set up so that every apply can succeed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +113,53 @@ class SandboxReport:
     invalid_requests: int
     seconds: float
     data_kept: bool = True
+    planned: int = field(default=0)
+    interrupted: bool = False
+
+    @property
+    def avoidable_failures(self) -> Counter[str]:
+        """Return the results that are failures (refusals and errors), by kind."""
+        return Counter({kind: n for kind, n in self.results.items() if kind not in EXPECTED_RESULTS})
+
+    @property
+    def problems(self) -> list[str]:
+        """Return what a user would call a failure, one sentence each (empty when all went well)."""
+        found: list[str] = []
+        if self.failed_interactions:
+            found.append(
+                f'{plural(self.failed_interactions, "click")} saw "This interaction failed" '
+                "(no acknowledgement within Discord's 3 s)"
+            )
+        if self.ack_p99_ms > ACK_P99_LIMIT_MS:
+            found.append(
+                f"acknowledgements too slow: p99 {self.ack_p99_ms:.0f} ms is above {ACK_P99_LIMIT_MS:.0f} ms "
+                "(Discord allows 3 s, and a real network adds its own delay)"
+            )
+        if failures := self.avoidable_failures:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(failures.items()))
+            found.append(
+                f"{plural(failures.total(), 'apply', 'applies')} failed although every simulated server lets "
+                f"every apply succeed ({kinds})"
+            )
+        if self.no_result:
+            found.append(f"{plural(self.no_result, 'click')} got no final message")
+        if self.duplicates:
+            found.append(f"{plural(self.duplicates, 'duplicate channel')}")
+        if self.validation_errors:
+            found.append(f"{plural(self.validation_errors, 'request')} broke Discord's API spec")
+        return found
 
     @property
     def ok(self) -> bool:
-        """Return whether every click was acknowledged in time and answered, without duplicates."""
-        return not (self.failed_interactions or self.duplicates or self.no_result or self.validation_errors)
+        """Return whether every click was acknowledged quickly and answered well, without duplicates."""
+        return not self.interrupted and not self.problems
+
+    @property
+    def verdict(self) -> Verdict:
+        """Return how the run ended."""
+        if self.interrupted:
+            return Verdict.INTERRUPTED
+        return Verdict.OK if self.ok else Verdict.PROBLEMS
 
 
 def _latency(value: str) -> tuple[float, float]:
@@ -94,40 +167,60 @@ def _latency(value: str) -> tuple[float, float]:
     try:
         pair = (float(low), float(high or low))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds like 0.5-1.0, got {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected seconds like 0.5-1.0 (or 0.5 for a fixed latency), got {value!r}"
+        ) from None
     if pair[0] < 0 or pair[1] < pair[0]:
         raise argparse.ArgumentTypeError(f"expected 0 <= min <= max, got {value!r}")
     return pair
 
 
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value!r}")
+    return number
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the sandbox's options to its subcommand parser."""
-    parser.add_argument("--clicks", type=int, default=50, help="number of Apply clicks (default 50)")
-    parser.add_argument("--servers", type=int, default=5, help="number of simulated servers (default 5)")
+    parser.add_argument("--clicks", type=_at_least_one, default=50, metavar="N", help="Apply clicks (default 50)")
+    parser.add_argument("--servers", type=_at_least_one, default=5, metavar="N", help="simulated servers (default 5)")
     parser.add_argument(
         "--channel-latency",
         type=_latency,
         default=(0.5, 1.0),
         metavar="MIN-MAX",
-        help="seconds Discord takes to create a channel (default 0.5-1.0)",
+        help="seconds Discord takes to create a channel, a range or one number (default 0.5-1.0)",
     )
     parser.add_argument(
         "--message-latency",
         type=_latency,
         default=(0.3, 0.8),
         metavar="MIN-MAX",
-        help="seconds Discord takes to post or edit a message (default 0.3-0.8)",
+        help="seconds Discord takes to post or edit a message, a range or one number (default 0.3-0.8)",
     )
-    parser.add_argument("--data-dir", type=Path, default=None, help="where to write playerData.json (default: temp)")
-    parser.add_argument("--keep-running", action="store_true", help="leave the emulator and bot up afterwards")
-    parser.add_argument("--seed", type=int, default=7, help="random seed for latencies and clicks")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="an empty or new folder for playerData.json, kept afterwards (default: a temp folder, deleted)",
+    )
+    parser.add_argument(
+        "--keep-running", action="store_true", help="leave the emulator and the bot up after the summary"
+    )
+    parser.add_argument("--seed", type=int, default=7, metavar="N", help="random seed for latencies and clicks")
 
 
 def options_from(args: argparse.Namespace) -> SandboxOptions:
-    """Build options from parsed arguments."""
+    """Build options from parsed arguments (argparse has checked them)."""
     return SandboxOptions(
-        clicks=max(1, args.clicks),
-        servers=max(1, args.servers),
+        clicks=args.clicks,
+        servers=args.servers,
         channel_latency=args.channel_latency,
         message_latency=args.message_latency,
         data_dir=args.data_dir,
@@ -224,15 +317,24 @@ def _settled(inter: Interaction) -> bool:
 
 
 async def simulate(
-    emu: DiscordEmulator, plan: Sequence[tuple[float, int, int, str]], wait_s: float, out: TextIO
+    emu: DiscordEmulator,
+    plan: Sequence[tuple[float, int, int, str]],
+    wait_s: float,
+    out: TextIO,
+    clicked: list[Interaction] | None = None,
 ) -> list[Interaction]:
-    """Click as planned and wait for every click's final message."""
+    """Click as planned and wait for every click's final message.
+
+    Each click is appended to ``clicked`` as it is made, so an interrupted run can still be reported.
+    """
     progress = Progress(len(plan), out)
+    made = clicked if clicked is not None else []
     start = time.monotonic()
 
     async def one(delay: float, guild_id: int, user_id: int, custom_id: str) -> Interaction:
         await asyncio.sleep(max(0.0, start + delay - time.monotonic()))
         inter = await emu.click(guild_id, user_id, custom_id)
+        made.append(inter)
         with contextlib.suppress(TimeoutError):
             await inter.wait_until(_settled, timeout=wait_s)
         progress.tick()
@@ -242,6 +344,32 @@ async def simulate(
         return list(await asyncio.gather(*(one(*step) for step in plan)))
     finally:
         progress.close()
+
+
+@functools.cache
+def _result_kinds() -> tuple[tuple[str, str], ...]:
+    """Return (start of the applicant's final message, kind) for every refusal and failure the bot words."""
+    kinds: list[tuple[str, str]] = []
+    for rejection in Rejection:
+        text = render.apply_outcome(ApplyOutcome.rejected(rejection, ChannelId(1)))
+        kind = {Rejection.IN_PROGRESS: "already in progress", Rejection.ALREADY_APPLIED: "already applied"}.get(
+            rejection, f"refused: {rejection.value.replace('_', ' ')}"
+        )
+        kinds.append((text.split("<#", 1)[0], kind))
+    for failure in Failure:
+        text = render.apply_outcome(ApplyOutcome.failed(failure, "-"))
+        kinds.append((text.split("\n", 1)[0], f"failed: {failure.value.replace('_', ' ')}"))
+    return tuple(kinds)
+
+
+def result_kind(content: str) -> str:
+    """Return the kind of an applicant's final message (``created``, ``already applied``, ``failed: …``)."""
+    if content.startswith("✅"):
+        return "created"
+    for start, kind in _result_kinds():
+        if content.startswith(start):
+            return kind
+    return "failed: unexpected message"
 
 
 def report(
@@ -256,17 +384,10 @@ def report(
     results: Counter[str] = Counter()
     no_result = 0
     for inter in interactions:
-        content = inter.content or ""
         if not _settled(inter) or inter.failed:
             no_result += 1
-        elif content.startswith("✅"):
-            results["created"] += 1
-        elif content.startswith("⏳"):
-            results["already in progress"] += 1
-        elif content.startswith("You already have"):
-            results["already applied"] += 1
         else:
-            results["failed"] += 1
+            results[result_kind(inter.content or "")] += 1
     owners = Counter(
         marker
         for channel in emu.state.channels.values()
@@ -295,9 +416,15 @@ def report(
 
 
 def render_report(rep: SandboxReport) -> str:
-    """Return the summary table."""
+    """Return the summary table and the verdict, with the reason for each problem."""
+    clicks = f"{rep.clicks} of {rep.planned} (interrupted)" if rep.interrupted else str(rep.clicks)
+    where = (
+        str(rep.data_file)
+        if rep.data_kept
+        else f"{rep.data_file} (a temp folder, deleted when the sandbox ends: use --data-dir DIR to keep it)"
+    )
     rows = [
-        ("clicks", str(rep.clicks)),
+        ("clicks", clicks),
         (
             "acknowledged",
             f"{rep.acked} (p50 {rep.ack_p50_ms:.1f} ms, p99 {rep.ack_p99_ms:.1f} ms, max {rep.ack_max_ms:.1f} ms)",
@@ -307,11 +434,7 @@ def render_report(rep: SandboxReport) -> str:
         ("clicks without a final message", str(rep.no_result)),
         ("channels created", str(rep.channels_created)),
         ("duplicate channels", str(rep.duplicates)),
-        (
-            "applications recorded",
-            f"{rep.applications_recorded} in {rep.data_file}"
-            + ("" if rep.data_kept else " (a temp folder, removed now: use --data-dir to keep it)"),
-        ),
+        ("applications recorded", f"{rep.applications_recorded} in {where}"),
         ("requests violating Discord's API spec", str(rep.validation_errors)),
         (
             "invalid requests (401/403/429)",
@@ -321,14 +444,100 @@ def render_report(rep: SandboxReport) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"  {name.ljust(width)}  {value}" for name, value in rows]
-    verdict = "OK: every click was acknowledged and answered, no duplicates" if rep.ok else "PROBLEMS FOUND (see above)"
-    return "\n".join(["", "castbot-hikari sandbox summary", *lines, "", verdict, ""])
+    title = "castbot-hikari sandbox summary" + (" (partial: interrupted)" if rep.interrupted else "")
+    return "\n".join(["", title, *lines, "", *_verdict_lines(rep), ""])
+
+
+def _verdict_lines(rep: SandboxReport) -> list[str]:
+    if rep.interrupted:
+        head = f"INTERRUPTED after {plural(rep.clicks, 'click')} of {rep.planned}: the figures cover those only"
+        return [head, *(f"  - {problem}" for problem in rep.problems)]
+    if rep.ok:
+        return [
+            f"OK: every click was acknowledged and answered (ack p99 within {ACK_P99_LIMIT_MS:.0f} ms), "
+            "no failed apply, no duplicates"
+        ]
+    return ["PROBLEMS FOUND:", *(f"  - {problem}" for problem in rep.problems)]
+
+
+def prepare_data_dir(options: SandboxOptions, stack: contextlib.ExitStack) -> Path:
+    """Return the folder to write (a temp folder unless ``--data-dir``), locked for this run.
+
+    Raises:
+        SandboxRefusedError: ``--data-dir`` already holds a data file or journal (never overwritten).
+        DataFolderError: It is a file, cannot be created or written, or another process holds it.
+    """
+    if options.data_dir is None:
+        return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="castbot-sandbox-")))
+    folder = options.data_dir
+    if folder.exists() and not folder.is_dir():
+        raise DataFolderError(f"--data-dir {folder} is a file, not a folder")
+    held = [name for name in (DATA_FILE, DATA_FILE + JOURNAL_SUFFIX) if (folder / name).exists()]
+    if held:
+        raise SandboxRefusedError(
+            f"--data-dir {folder} already holds {' and '.join(held)}; the sandbox writes simulated servers there "
+            "and would replace it: give it an empty or new folder (nothing was changed)"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FolderNotWritableError(f"cannot create --data-dir {folder}: {exc.strerror or exc}") from exc
+    lock: FolderLock = stack.enter_context(lock_folder(folder))
+    return lock.folder
+
+
+@contextlib.contextmanager
+def _signals(handler: asyncio.Event) -> Generator[None]:
+    """Set ``handler`` on Ctrl-C or SIGTERM instead of raising, for as long as the block runs."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, handler.set)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _simulate_until_stopped(
+    emu: DiscordEmulator, plan: list[tuple[float, int, int, str]], options: SandboxOptions, out: TextIO
+) -> tuple[list[Interaction], bool]:
+    """Run the clicks; on Ctrl-C stop clicking at once. Return the clicks made and whether it was interrupted."""
+    clicked: list[Interaction] = []
+    stop = asyncio.Event()
+    with _signals(stop):
+        out.write(
+            f"Clicking Apply {plural(len(plan), 'time')} over {options.spread_seconds:g} s "
+            "(Ctrl-C stops and prints what was seen so far)…\n"
+        )
+        out.flush()
+        clicking = asyncio.create_task(simulate(emu, plan, options.result_timeout, out, clicked))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({clicking, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if clicking.done():
+            return clicking.result(), False
+        clicking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await clicking
+    out.write("\nInterrupted: no more clicks; letting the applies under way finish…\n")
+    out.flush()
+    for route in (CHANNEL_ROUTE, *MESSAGE_ROUTES):
+        emu.latency.set(route, None)  # the applies under way then finish in milliseconds
+    await asyncio.gather(
+        *(inter.wait_until(_settled, timeout=SETTLE_SECONDS) for inter in clicked), return_exceptions=True
+    )
+    return clicked, True
 
 
 async def run_sandbox(options: SandboxOptions, out: TextIO = sys.stdout) -> SandboxReport:
-    """Run the whole sandbox and return its report (also printed to ``out``)."""
+    """Run the whole sandbox and return its report (also printed to ``out``).
+
+    Raises:
+        DataFolderError: ``--data-dir`` cannot be used (see ``prepare_data_dir``).
+    """
     with contextlib.ExitStack() as stack:
-        data_dir = options.data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="castbot-sandbox-")))
+        data_dir = prepare_data_dir(options, stack)
         from castbot_hikari.testing.emulator import DiscordEmulator, Latency  # noqa: PLC0415 - as above
 
         async with DiscordEmulator(validate=True, seed=options.seed) as emu:
@@ -336,50 +545,69 @@ async def run_sandbox(options: SandboxOptions, out: TextIO = sys.stdout) -> Sand
             for route in MESSAGE_ROUTES:
                 emu.latency.set(route, Latency.uniform(*options.message_latency))
             guilds, data = seed_servers(emu, options)
-            data_dir.mkdir(parents=True, exist_ok=True)
             (data_dir / DATA_FILE).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
             settings = Settings(token=emu.bot_token, api_url=emu.rest_url, data_dir=data_dir, log_level="WARNING")
-            app = build_app(settings, JsonApplicationRepository.open(data_dir))
-            out.write(f"Discord emulator on {emu.rest_url}; {options.servers} servers; starting the bot…\n")
+            app = build_app(settings, JsonApplicationRepository(open_document(data_dir)))
+            out.write(
+                f"Discord emulator on {emu.rest_url}; {plural(options.servers, 'server')}, "
+                f"{plural(options.clicks, 'click')}; starting the bot…\n"
+            )
+            out.flush()
             await app.bot.start(check_for_updates=False)
             try:
                 await emu.wait_ready(timeout=30)
                 started = time.monotonic()
-                interactions = await simulate(emu, plan_clicks(guilds, data, options), options.result_timeout, out)
+                plan = plan_clicks(guilds, data, options)
+                interactions, interrupted = await _simulate_until_stopped(emu, plan, options, out)
                 elapsed = time.monotonic() - started
                 rep = dataclasses.replace(
                     report(emu, interactions, data_dir / DATA_FILE, elapsed, app.repository.document.doc),
                     data_kept=options.data_dir is not None,
+                    planned=len(plan),
+                    interrupted=interrupted,
                 )
                 out.write(render_report(rep))
-                await _keep_running(app, emu, options, out)
+                if interrupted:
+                    out.write(f"Stopping the bot: it gives the applies under way up to {DRAIN_SECONDS:g} s…\n")
+                out.flush()
+                if not interrupted:
+                    await _keep_running(app, emu, guilds, options, out)
             finally:
                 await app.bot.close()
             return rep
 
 
-async def _keep_running(app: App, emu: DiscordEmulator, options: SandboxOptions, out: TextIO) -> None:
+async def _keep_running(
+    app: App, emu: DiscordEmulator, guilds: Sequence[Guild], options: SandboxOptions, out: TextIO
+) -> None:
     if not options.keep_running:
         return
-    out.write(f"\nStill running (Ctrl-C to stop): REST {emu.rest_url}, data in {options.data_dir or 'a temp folder'}\n")
-    out.flush()
+    data_file = app.repository.document.files.path
+    folder = "kept" if options.data_dir is not None else "deleted then (pass --data-dir DIR to keep it)"
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with _signals(stop):  # before the text that invites Ctrl-C
+        out.write(
+            "\nStill running. Ctrl-C (or SIGTERM) stops the bot and the emulator.\n"
+            f"  data: {data_file} (the bot adds each change to its journal beside it; a complete snapshot is "
+            f"written when it stops; the folder is {folder})\n"
+            f"  the emulator's REST API: {emu.rest_url}, for example the first server's channels:\n"
+            f"    curl -s -H 'Authorization: Bot {emu.bot_token}' {emu.rest_url}/guilds/{guilds[0].id}/channels\n"
+            "  (that token is the emulator's own, valid on this 127.0.0.1 emulator only, not a Discord token)\n"
+        )
+        out.flush()
         await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
     out.write("Stopping the bot and the emulator…\n")
 
 
-def main(args: argparse.Namespace) -> int:
-    """Run the sandbox from parsed arguments; exit 0 when everything was answered without duplicates."""
+def main(args: argparse.Namespace) -> Verdict:
+    """Run the sandbox from parsed arguments and return its verdict.
+
+    Raises:
+        DataFolderError: ``--data-dir`` cannot be used; nothing was written.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     try:
         rep = asyncio.run(run_sandbox(options_from(args)))
-    except KeyboardInterrupt:
-        return 130
-    return 0 if rep.ok else 1
+    except KeyboardInterrupt:  # before the clicks started or while the bot stops
+        return Verdict.INTERRUPTED
+    return rep.verdict

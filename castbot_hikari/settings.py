@@ -18,6 +18,17 @@ DISCORD_API_URL: Final = "https://discord.com/api/v10"
 LOG_LEVELS: Final = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
+VARIABLES: Final = (
+    ("CASTBOT_TOKEN", "(required)", "the bot token (Developer Portal > Bot), without a 'Bot ' prefix"),
+    ("CASTBOT_API_URL", DISCORD_API_URL, "REST base URL including /api/v10 (any Discord-compatible API)"),
+    ("CASTBOT_DATA_DIR", "./data", "folder of playerData.json and its journal"),
+    ("CASTBOT_LOG_LEVEL", "INFO", ", ".join(LOG_LEVELS)),
+    ("CASTBOT_APPLY_TIMEOUT", "600", "seconds after which one apply is stopped with a clear message"),
+    ("CASTBOT_MAX_CONCURRENT_APPLIES", "20", "applies doing their work at once (more clicks wait their turn)"),
+)
+"""Every setting ``Settings.from_env`` reads: (name, default, meaning), for ``run --help``."""
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names it and says what is expected."""
 
@@ -126,6 +137,8 @@ class Settings:
         token = values.get("CASTBOT_TOKEN", "").strip()
         if not token:
             raise SettingsError("CASTBOT_TOKEN is not set: put your bot token in the environment or in .env")
+        if token.lower().startswith("bot "):
+            raise SettingsError("CASTBOT_TOKEN starts with 'Bot ': set the token alone, without the 'Bot ' prefix")
         try:
             bot_id_from_token(token)
         except ValueError as exc:

@@ -422,7 +422,8 @@ class JournaledDocument:
             max_lag_s=max_lag_s,
             offload=offload,
         )
-        if loaded.replayed or files.rotated() or not path.exists():
+        # Also when a journal holds only a torn line: left there, the next change would be glued to it.
+        if loaded.replayed or files.rotated() or not path.exists() or _has_bytes(files.journal):
             document.snapshot_now()
             logger.info("data file written path=%s journal_entries_replayed=%d", path, loaded.replayed)
         return document
@@ -485,13 +486,24 @@ class JournaledDocument:
         try:
             await self.checkpoint()
         except StorageError as exc:
+            logger.debug("final snapshot failed path=%s", self.files.path, exc_info=True)
             kept = [p.name for p in self.files.journals() if p.exists()]
-            logger.error(
-                "final snapshot failed path=%s error=%s; changes since the last snapshot are in %s",
-                self.files.path,
-                exc,
-                ", ".join(kept) or "no journal (they are lost)",
-            )
+            if self.files.path.exists() and kept:
+                logger.error(
+                    "final snapshot failed path=%s error=%s; the changes saved since the last snapshot are in %s "
+                    "and are replayed at the next start",
+                    self.files.path,
+                    exc,
+                    ", ".join(kept),
+                )
+            else:
+                logger.error(
+                    "final snapshot failed path=%s error=%s; the data file or its journal is gone: the data folder "
+                    "was moved, deleted or unmounted while the bot ran, so this run's changes are only wherever "
+                    "its files went, if anywhere",
+                    self.files.path,
+                    exc,
+                )
 
     # ---- writing ---------------------------------------------------------------------------------
 
@@ -612,7 +624,13 @@ class JournaledDocument:
             await self._offload(self.files.discard, rotated)
         except Exception as exc:
             self._pending_since = self._pending_since or self._monotonic()
-            logger.error("snapshot failed path=%s error=%s; the journals still hold every change", self.files.path, exc)
+            kept = [p.name for p in self.files.journals() if p.exists()]
+            logger.warning(
+                "snapshot failed path=%s error=%s; saved changes stay in %s until a snapshot succeeds",
+                self.files.path,
+                exc,
+                ", ".join(kept) or "no journal: the data folder is gone",
+            )
             raise
 
     async def _wait_settled(self, seq: int) -> None:
@@ -621,6 +639,13 @@ class JournaledDocument:
 
     def _pending_writes(self) -> bool:
         return bool(self._queue) or (self._writer is not None and not self._writer.done())
+
+
+def _has_bytes(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def _retrieve(task: asyncio.Task[None]) -> None:

@@ -40,8 +40,9 @@ def test_import_checks_copies_and_prints_what_it_found(tmp_path: Path, capsys: p
     data = tmp_path / "data"
     code, out, err = run(capsys, str(source), "--data-dir", str(data))
     assert (code, err) == (0, "")
-    assert "2 servers, 1 Apply configs, 2 applications" in out
-    assert f"server {GUILD}: 1 configs, 2 applications" in out
+    assert "2 servers, 1 Apply config, 2 applications" in out
+    assert f"server {GUILD}: 1 config, 2 applications" in out
+    assert "server 222222222222222222: 0 configs, 0 applications" in out
     assert (data / DATA_FILE).read_bytes() == source.read_bytes()  # a byte-for-byte copy
     repo = JsonApplicationRepository.open(data, fsync=False)
     assert repo.document.doc["environmentConfig"] == {"liveDiscordLogging": True}
@@ -58,7 +59,7 @@ def test_existing_data_is_kept_without_force_and_backed_up_with_it(
     journal.write_bytes(b'[["set",["1","x"],1]]\n')
     source = write(tmp_path / "castbot.json", CASTBOT)
     code, out, err = run(capsys, str(source), "--data-dir", str(data))
-    assert code == 1
+    assert code == cli.ExitCode.DATA
     assert out == ""
     assert err.count("\n") == 1
     assert "already exists; use --force" in err
@@ -93,7 +94,7 @@ def test_invalid_files_are_refused_in_one_line(
     source = tmp_path / "bad.json"
     source.write_bytes(content)
     code, out, err = run(capsys, str(source), "--data-dir", str(tmp_path / "data"))
-    assert code == 1
+    assert code == cli.ExitCode.DATA
     assert out == ""
     assert message in err
     assert err.startswith("castbot-hikari: error: ")
@@ -104,7 +105,7 @@ def test_invalid_files_are_refused_in_one_line(
 
 def test_a_missing_file_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, str(tmp_path / "nope.json"), "--data-dir", str(tmp_path))
-    assert code == 1
+    assert code == cli.ExitCode.DATA
     assert "cannot read" in err
     assert err.count("\n") == 1
 

@@ -10,6 +10,7 @@ import pytest
 from castbot_hikari.apply.model import Application, Pending, PendingState, Won
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.castbot.document import DATA_FILE, META
+from castbot_hikari.castbot.folder import LOCK_FILE
 from castbot_hikari.castbot.journal import DataFiles, JournaledDocument, set_op
 from castbot_hikari.core.errors import CorruptDataError, StorageError
 from castbot_hikari.core.ids import ChannelId
@@ -111,7 +112,7 @@ def test_corrupt_data_file_refuses_to_start_and_is_not_touched(tmp_path: Path, c
     with pytest.raises(CorruptDataError, match=DATA_FILE):
         JsonApplicationRepository.open(tmp_path, fsync=False)
     assert (tmp_path / DATA_FILE).read_bytes() == content
-    assert sorted(p.name for p in tmp_path.iterdir()) == [DATA_FILE]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE, DATA_FILE]  # only the lock file was added
 
 
 def test_newer_schema_refuses_to_start(tmp_path: Path) -> None:
