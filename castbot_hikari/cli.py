@@ -1,4 +1,4 @@
-"""The ``castbot-hikari`` command line: ``run`` the bot, ``import`` CastBot's data, ``sandbox``."""
+"""The ``castbot-hikari`` command line: ``run`` the bot, ``import`` CastBot's data, ``sandbox``, ``bench``."""
 
 from __future__ import annotations
 
@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     from castbot_hikari import sandbox as sandbox_module  # noqa: PLC0415 - keeps `run` free of the emulator
 
     sandbox_module.add_arguments(sandbox)
+    from castbot_hikari.bench import cli as bench_cli  # noqa: PLC0415 - standard library only at import
+
+    bench_cli.add_arguments(commands.add_parser("bench", help="benchmark the deferred bot against the old pattern"))
     return parser
 
 
@@ -107,4 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from castbot_hikari import sandbox  # noqa: PLC0415
 
         return sandbox.main(args)
+    if args.command == "bench":
+        from castbot_hikari.bench import cli as bench_cli  # noqa: PLC0415
+
+        return bench_cli.main(args)
     return fail(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first
