@@ -102,11 +102,14 @@ async def bench(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
     from castbot_hikari.bench.runner import RunOptions  # noqa: PLC0415
 
     sections, scenarios, strategies = _chosen(args)
-    log_dir = args.logs or Path(tempfile.mkdtemp(prefix="castbot-bench-logs-"))
+    with_processes = "load" in sections or "memory" in sections
+    log_dir = args.logs or Path(tempfile.mkdtemp(prefix="castbot-bench-logs-") if with_processes else ".")
     options = RunOptions(profile=profile.with_limits(profile.DISCORD_LIKE, args.limits), seed=args.seed,
                          log_dir=log_dir)  # fmt: skip
     bar = report.ProgressBar(err)
-    err.write(f"castbot-hikari bench: {', '.join(sections)}; process logs in {log_dir}\n")
+    err.write(
+        f"castbot-hikari bench: {', '.join(sections)}" + (f"; process logs in {log_dir}\n" if with_processes else "\n")
+    )
     results: dict[str, dict[str, Figures]] = {}
     if "load" in sections:
         results = await run_load(scenarios, strategies, options, bar)

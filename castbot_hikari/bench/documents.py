@@ -119,12 +119,12 @@ def castbot_document(target_bytes: int, servers: int, seed: int = 7) -> dict[str
     doc: dict[str, Any] = {}
     per_server = max(1, target_bytes // max(1, servers))
     for season in range(1, servers + 1):
-        guild_id = ids()
-        entry = server_history(rng, ids, per_server)
-        creator = ids()
-        entry["applicationConfigs"] = {f"config_{1_781_015_852_414 + season}_{creator}": apply_config(
+        guild_id, creator = ids(), ids()
+        configs = {f"config_{1_781_015_852_414 + season}_{creator}": apply_config(
             rng, season=season, creator=creator, target_channel=ids(), category=ids(), role=ids(),
         )}  # fmt: skip
+        entry = server_history(rng, ids, per_server - len(orjson.dumps(configs)))
+        entry["applicationConfigs"] = configs
         doc[guild_id] = entry
     doc["environmentConfig"] = {"liveDiscordLogging": True}
     return doc

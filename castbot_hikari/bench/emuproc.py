@@ -100,12 +100,13 @@ def realistic_world(emu: DiscordEmulator, config: EmuConfig) -> tuple[list[Guild
             roles=REALISTIC_ROLES, members=[(f"org{number}_m{m}", f"Member {number}.{m}") for m in range(count)],
             bot_permissions=botside.BOT_PERMISSIONS,
         ))  # fmt: skip
-        entry = documents.server_history(rng, ids, config.data_bytes // config.servers)
         creator = str(guild.members[f"org{number}_m0"])
-        entry["applicationConfigs"] = {f"config_{1_781_015_852_414 + number}_{creator}": documents.apply_config(
+        configs = {f"config_{1_781_015_852_414 + number}_{creator}": documents.apply_config(
             rng, season=number, creator=creator, target_channel=str(guild.text_channels["apply-here"]),
             category=str(guild.categories["Applications"]), role=str(guild.roles["Production"]),
         )}  # fmt: skip
+        entry = documents.server_history(rng, ids, config.data_bytes // config.servers - len(orjson.dumps(configs)))
+        entry["applicationConfigs"] = configs
         data[str(guild.id)] = entry
         guilds.append(guild)
     return guilds, data

@@ -131,10 +131,11 @@ def floor_seconds(
     (see ``windows_needed``), the floor is the largest of:
 
     1. the last click plus its own chain: ``t_last + M(all stages)``;
-    2. the global bucket: all ``N = applies * (global requests per apply)`` must pass it, the first
-       not before ``M(0..f)`` (``f``: the first stage with a global request; the emulator applies the
-       latency before counting), the last window opens ``W(N, global)`` later, and the apply whose
-       request is last still has ``M(l+1..end)`` to go (``l``: the last stage with a global request);
+    2. the global bucket: all ``N = applies * (global requests per apply)`` must pass it; the first is
+       counted no earlier than ``M(0..f-1)`` plus its own shortest latency (``f``: the first stage with a
+       global request; the emulator applies the latency before counting), the last window opens
+       ``W(N, global)`` later, and the apply whose request is counted last still has ``M(l+1..end)``
+       to go (``l``: the last stage with a global request: an apply's last global request is there);
     3. each route bucket likewise, with ``N`` what one resource receives: for a guild route the
        busiest guild's applies times the route's uses per apply; for a channel or webhook route one
        apply's own uses (each apply has its own channel and token).
@@ -146,6 +147,10 @@ def floor_seconds(
         profile: The emulator's configured latencies and limits.
     """
     stage_min = [max(profile.min_latency(route) for route in stage) for stage in chain]
+
+    def first_counted(stage: int, routes: Sequence[str]) -> float:
+        return sum(stage_min[:stage]) + min(profile.min_latency(route) for route in routes)
+
     terms = [last_click_s + sum(stage_min)]
     total = sum(applies_by_guild.values())
     if total == 0:
@@ -155,7 +160,8 @@ def floor_seconds(
         if stages:
             per_apply = sum(1 for stage in chain for route in stage if profile.counts_globally(route))
             waiting = windows_needed(total * per_apply, profile.global_bucket)
-            terms.append(sum(stage_min[: stages[0] + 1]) + waiting + sum(stage_min[stages[-1] + 1 :]))
+            counted = [route for route in chain[stages[0]] if profile.counts_globally(route)]
+            terms.append(first_counted(stages[0], counted) + waiting + sum(stage_min[stages[-1] + 1 :]))
     busiest = max(applies_by_guild.values())
     for route, bucket in profile.buckets.items():
         uses = [i for i, stage in enumerate(chain) if route in stage]
@@ -163,7 +169,8 @@ def floor_seconds(
             continue
         per_apply = sum(stage.count(route) for stage in chain)
         requests = busiest * per_apply if "{guild_id}" in route else per_apply
-        terms.append(sum(stage_min[: uses[0] + 1]) + windows_needed(requests, bucket) + sum(stage_min[uses[-1] + 1 :]))
+        waiting = windows_needed(requests, bucket)
+        terms.append(first_counted(uses[0], [route]) + waiting + sum(stage_min[uses[-1] + 1 :]))
     return max(terms)
 
 
