@@ -19,7 +19,9 @@ ACK_NOTE: Final = (
     "event loop, which also serves every REST request and fires the clicks (its largest lag is shown); the "
     "benchmark waits in a third process. final = dispatch -> the final message visible (only clicks that got one). "
     "wall = first click -> last result; floor = the least wall time Discord's latencies and rate limits allow. "
-    "cpu/apply = bot CPU seconds during the run / applications recorded."
+    "unsettled = clicks with neither a final message nor a refused answer when the run was cut off (ack "
+    "percentiles are over the answered clicks; wall is then a lower bound). "
+    "cpu/apply = bot CPU seconds during the run / applications recorded (after the bot's drain on stop)."
 )
 
 
@@ -88,7 +90,7 @@ def _times(value: float | None) -> str:
 
 COLUMNS: Final = (
     "strategy", "clicks", "past 3 s", "ack p50", "ack p99", "ack max", "final p50", "final p99", "finals",
-    "completed", "dup", "wall", "floor", "cpu/apply", "peak RSS", "429s", "emu lag",
+    "unsettled", "completed", "dup", "wall", "floor", "cpu/apply", "peak RSS", "429s", "emu lag",
 )  # fmt: skip
 
 
@@ -97,8 +99,9 @@ def _row(strategy: str, fig: Figures) -> list[str]:
     return [
         strategy, str(fig.clicks), f"{fig.past_3s} ({fig.failed_rate:.0%})", _ms(fig.ack_ms.get("p50")),
         _ms(fig.ack_ms.get("p99")), _ms(fig.ack_ms.get("max")), _s(fig.final_s.get("p50")), _s(fig.final_s.get("p99")),
-        str(fig.finals), str(fig.completed), str(fig.duplicates), _s(fig.wall_s), _s(fig.floor_s), cpu,
-        f"{fig.peak_rss_mb:.0f} MB", str(fig.rate_limited), _ms(fig.emulator_lag_max_ms),
+        str(fig.finals), str(fig.unsettled), str(fig.completed), str(fig.duplicates),
+        ("> " if fig.unsettled else "") + _s(fig.wall_s),
+        _s(fig.floor_s), cpu, f"{fig.peak_rss_mb:.0f} MB", str(fig.rate_limited), _ms(fig.emulator_lag_max_ms),
     ]  # fmt: skip
 
 
@@ -157,9 +160,9 @@ def write_plot(path: Path, results: Mapping[str, Mapping[str, Figures]]) -> None
     for axis, name in zip(axes[:, 0], names, strict=True):
         for strategy, figs in results[name].items():
             samples = sorted(max(value, 0.01) for value in figs.ack_samples_ms)
-            if samples:
-                shares = [(n + 1) / len(samples) for n in range(len(samples))]
-                axis.step(samples, shares, where="post", label=f"{strategy} (n={len(samples)})")
+            if samples:  # over all clicks: a curve ending below 1 means clicks never answered
+                shares = [(n + 1) / figs.clicks for n in range(len(samples))]
+                axis.step(samples, shares, where="post", label=f"{strategy} ({len(samples)} of {figs.clicks} answered)")
         axis.axvline(3000, color="red", linestyle="--", linewidth=1, label="3 s: This interaction failed")
         axis.set_xscale("log")
         axis.set_xlabel("ack latency (ms, log scale)")

@@ -91,6 +91,7 @@ class Figures:
     cpu_s_per_apply: float | None
     peak_rss_mb: float
     unanswered: int = 0
+    unsettled: int = 0
     finals: int = 0
     results: Mapping[str, int] = field(default_factory=dict[str, int])
     ack_types: Mapping[str, int] = field(default_factory=dict[str, int])
@@ -142,6 +143,7 @@ def figures(data: RunData) -> Figures:
         cpu_s_per_apply=data.cpu_s / data.completed if data.completed else None,
         peak_rss_mb=data.peak_rss_mb,
         unanswered=sum(1 for r in records if r.ack is None),
+        unsettled=len(records) - len(settled),
         finals=len(finals),
         results=dict(Counter(r.kind for r in records if r.kind is not None)),
         ack_types={str(t): n for t, n in Counter(r.ack_type for r in records if r.ack_type is not None).items()},
