@@ -81,6 +81,7 @@ async def run_load(
 
 async def run_memory(options: RunOptions, bar: ProgressBar, out: TextIO) -> dict[str, Figures]:
     """Run the burst over 165 realistic servers with the shipped bot and print its memory figures."""
+    from castbot_hikari.bench import report  # noqa: PLC0415
     from castbot_hikari.bench.emuproc import REALISTIC_MEMBERS  # noqa: PLC0415
     from castbot_hikari.bench.runner import run_one  # noqa: PLC0415
     from castbot_hikari.bench.scenarios import MEMORY, STRATEGIES  # noqa: PLC0415
@@ -92,11 +93,12 @@ async def run_memory(options: RunOptions, bar: ProgressBar, out: TextIO) -> dict
     out.write(
         f"\nMemory (the bot as shipped): {MEMORY.servers} servers of 30 channels, 20 roles and "
         f"{REALISTIC_MEMBERS[0]}-{REALISTIC_MEMBERS[1]} members (those GUILD_CREATE delivers with the GUILDS intent:"
-        f" all of a server up to hikari's large_threshold of 250, else the bot only), a 3.65 MB data file\n"
+        f" all of a server up to hikari's large_threshold of 250, else the bot only), a 3.65 MB data file with "
+        f"{outcome.applications_before:,} past applications\n"
         f"  RSS after start-up {outcome.rss_ready_mb:.0f} MB; peak RSS after a {fig.clicks:,}-click burst "
-        f"{fig.peak_rss_mb:.0f} MB ({fig.completed} applications, {fig.past_3s} past 3 s, "
-        f"ack p99 {fig.ack_ms.get('p99') or 0:.1f} ms)\n"
+        f"{fig.peak_rss_mb:.0f} MB\n"
     )
+    out.write("\n".join("  " + line for line in report.load_rows({"deferred": fig})) + "\n")
     return {"deferred": fig}
 
 

@@ -114,6 +114,11 @@ def table(rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
+def load_rows(by_strategy: Mapping[str, Figures]) -> list[str]:
+    """Return the aligned table of one scenario's strategies, header first."""
+    return table([COLUMNS, *(_row(strategy, fig) for strategy, fig in by_strategy.items())])
+
+
 def ratio_line(found: Ratios, synchronous: Figures, deferred: Figures) -> str:
     """Return the line comparing the synchronous pattern with the deferred bot."""
     return (
@@ -131,7 +136,7 @@ def render_load(scenarios: Sequence[Scenario], results: Mapping[str, Mapping[str
         if not by_strategy:
             continue
         lines += ["", f"{scenario.name}: {scenario.summary}"]
-        lines += ["  " + line for line in table([COLUMNS, *(_row(s, f) for s, f in by_strategy.items())])]
+        lines += ["  " + line for line in load_rows(by_strategy)]
         if "synchronous" in by_strategy and "deferred" in by_strategy:
             sync, deferred = by_strategy["synchronous"], by_strategy["deferred"]
             lines.append("  " + ratio_line(ratios(sync, deferred), sync, deferred))

@@ -20,6 +20,7 @@ from castbot_hikari.bench.scenarios import Scenario, Strategy
 from castbot_hikari.bench.stats import ClickRecord, Figures, RunData, figures
 
 START_TIMEOUT_S: Final = 300.0
+BEFORE_FILE: Final = "applications-before.txt"  # beside the data file: what the world held before the run
 BURNER_MAX_S: Final = 3600.0
 
 
@@ -67,6 +68,7 @@ class RunOutcome:
     figures: Figures
     rss_ready_mb: float
     bot_pid: int
+    applications_before: int = 0
 
 
 def _emu_config(scenario: Scenario, strategy: Strategy, options: RunOptions, data_dir: Path) -> dict[str, Any]:
@@ -172,6 +174,7 @@ async def _start(
     )  # fmt: skip
     await _send(emu, orjson.dumps(_emu_config(scenario, strategy, options, data_dir)).decode())
     listening = await _event(emu, "listening", START_TIMEOUT_S, logs.emulator)
+    (data_dir / BEFORE_FILE).write_text(str(await asyncio.to_thread(botside.count_applications, data_dir)))
     env = python_env({
         "CASTBOT_TOKEN": listening["token"], "CASTBOT_API_URL": listening["rest_url"],
         "CASTBOT_DATA_DIR": str(data_dir), "CASTBOT_LOG_LEVEL": options.bot_log_level, **strategy.env,
@@ -213,11 +216,12 @@ async def _run(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(emu.process.wait(), 15)  # it exits by itself; stop() then only reaps it
     await children.stop(emu)
+    before = int((data_dir / BEFORE_FILE).read_text())
     data = RunData(
         records=[ClickRecord(**record) for record in result["records"]],
-        completed=await asyncio.to_thread(botside.count_applications, data_dir),
+        completed=await asyncio.to_thread(botside.count_applications, data_dir) - before,
         duplicates=int(result["duplicates"]), floor_s=float(result["floor_s"]), cpu_s=cpu_used, peak_rss_mb=peak,
         emulator_lag_max_ms=float(result["lag_max_ms"]), rate_limited=int(result["rate_limited"]),
         requests=int(result["requests"]),
     )  # fmt: skip
-    return RunOutcome(figures(data), rss_ready, bot.pid)
+    return RunOutcome(figures(data), rss_ready, bot.pid, before)
