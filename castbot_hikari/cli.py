@@ -1,4 +1,5 @@
-"""The ``castbot-hikari`` command line: ``run`` the bot, ``init`` a data folder, ``import`` CastBot's data, ``sandbox``.
+"""The ``castbot-hikari`` command line: ``run`` the bot, ``init`` a data folder, ``import`` CastBot's data,
+``sandbox``, ``bench``.
 
 Every failure an operator can meet at start is one line on stderr (details at DEBUG) and an exit code
 from ``ExitCode``, so a service manager can tell "fix the setup" from "try again later".
@@ -25,6 +26,7 @@ from castbot_hikari.castbot.document import DATA_FILE, open_document
 from castbot_hikari.castbot.folder import DataFolderError
 from castbot_hikari.core.errors import CorruptDataError
 from castbot_hikari.core.wording import plural
+from castbot_hikari.logs import configure_logging
 from castbot_hikari.settings import VARIABLES, Settings, SettingsError, configured_data_dir
 
 logger = logging.getLogger(__name__)
@@ -59,13 +61,6 @@ class DiscordCheckError(Exception):
     def __init__(self, message: str, code: ExitCode) -> None:
         super().__init__(message)
         self.code = code
-
-
-def configure_logging(level: int) -> None:
-    """Log to stderr, one line per record, with the logger's name."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", force=True)
-    # hikari's own per-request debug output is noise at the bot's DEBUG level.
-    logging.getLogger("hikari").setLevel(max(level, logging.INFO))
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> int:
@@ -119,7 +114,7 @@ def run_bot() -> int:
         settings = Settings.from_env()
     except SettingsError as exc:
         return fail(str(exc))
-    configure_logging(settings.log_level_number)
+    configure_logging(settings.log_level_number, secrets=[settings.token])
     from castbot_hikari.app import build_app  # noqa: PLC0415
     from castbot_hikari.apply.store import JsonApplicationRepository  # noqa: PLC0415 - after settings
 
@@ -252,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         "sandbox", help="run the real bot against a local Discord emulator with simulated applicants"
     )
     sandbox_module.add_arguments(sandbox)
+    from castbot_hikari.bench import cli as bench_cli  # noqa: PLC0415 - standard library only at import
+
+    bench_cli.add_arguments(commands.add_parser("bench", help="benchmark the deferred bot against the old pattern"))
     return parser
 
 
@@ -266,4 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return import_data(args.path, args.data_dir, force=args.force)
     if args.command == "sandbox":
         return run_sandbox(args)
+    if args.command == "bench":
+        from castbot_hikari.bench import cli as bench_cli  # noqa: PLC0415
+
+        return bench_cli.main(args)
     return fail(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first

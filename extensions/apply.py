@@ -11,7 +11,7 @@ import hikari
 import lightbulb
 
 from castbot_hikari.apply import custom_ids, render
-from castbot_hikari.apply.followups import TOKEN_LIFE_MS, FollowupSender, HikariResponder
+from castbot_hikari.apply.followups import TOKEN_LIFE_MS, FollowupSender, HikariResponder, describe_failure
 from castbot_hikari.apply.model import Applicant, ApplyKey, Click, ReplyHandle
 from castbot_hikari.apply.service import ApplicationService
 from castbot_hikari.core.clock import Clock
@@ -43,7 +43,7 @@ async def on_apply_click(
         # The first thing done: nothing (no disk, no cache miss, no REST) may delay the 3 s ack.
         await inter.create_initial_response(hikari.ResponseType.DEFERRED_MESSAGE_CREATE, flags=EPHEMERAL)
     except hikari.HTTPError as exc:
-        logger.warning("defer failed interaction=%s guild=%s error=%s", inter.id, inter.guild_id, exc)
+        logger.warning("defer failed interaction=%s guild=%s error=%s", inter.id, inter.guild_id, describe_failure(exc))
         return  # the user saw "This interaction failed" and nothing was created: a new click starts over
     ack_ms = (clock.monotonic() - received) * 1000
     logger.info("defer sent interaction=%s guild=%s ack_ms=%.1f", inter.id, inter.guild_id, ack_ms)
@@ -64,4 +64,4 @@ async def _reply_quietly(inter: hikari.ComponentInteraction, text: str) -> None:
     try:
         await inter.create_initial_response(hikari.ResponseType.MESSAGE_CREATE, text, flags=EPHEMERAL)
     except hikari.HTTPError as exc:
-        logger.warning("reply failed interaction=%s error=%s", inter.id, exc)
+        logger.warning("reply failed interaction=%s error=%s", inter.id, describe_failure(exc))

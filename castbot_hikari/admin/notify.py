@@ -8,6 +8,7 @@ import hikari
 
 from castbot_hikari.admin.ports import GuildSettings
 from castbot_hikari.apply import notices
+from castbot_hikari.apply.followups import describe_failure
 from castbot_hikari.apply.model import Alert, alert_topic
 from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.ids import GuildId
@@ -49,6 +50,8 @@ class HikariNotifier:
                 channel, text, mentions_everyone=False, user_mentions=False, role_mentions=False
             )
         except hikari.HTTPError as exc:
-            logger.warning("admin notice failed guild=%s channel=%s error=%s: %s", guild_id, channel, exc, text)
+            logger.warning(
+                "admin notice failed guild=%s channel=%s error=%s: %s", guild_id, channel, describe_failure(exc), text
+            )
             return False
         return True

@@ -25,6 +25,7 @@ from castbot_hikari.admin.custom_ids import AdminId, Kind
 from castbot_hikari.admin.model import Reason, Refusal, is_admin
 from castbot_hikari.admin.reports import PendingRetrier
 from castbot_hikari.admin.service import AdminService
+from castbot_hikari.apply.followups import describe_failure
 from castbot_hikari.core.ids import GuildId, UserId
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ async def reply(inter: Respondable, text: str) -> None:
             hikari.ResponseType.MESSAGE_CREATE, text, flags=EPHEMERAL, user_mentions=False, role_mentions=False
         )
     except hikari.HTTPError as exc:
-        logger.warning("/apps reply failed interaction=%s error=%s", inter.id, exc)
+        logger.warning("/apps reply failed interaction=%s error=%s", inter.id, describe_failure(exc))
 
 
 async def acknowledge(inter: Respondable, *, update: bool = False) -> bool:
@@ -132,7 +133,7 @@ async def acknowledge(inter: Respondable, *, update: bool = False) -> bool:
         else:
             await inter.create_initial_response(hikari.ResponseType.DEFERRED_MESSAGE_CREATE, flags=EPHEMERAL)
     except hikari.HTTPError as exc:
-        logger.warning("/apps defer failed interaction=%s error=%s", inter.id, exc)
+        logger.warning("/apps defer failed interaction=%s error=%s", inter.id, describe_failure(exc))
         return False
     return True
 

@@ -198,3 +198,21 @@ def test_journal_lines_of_earlier_versions_are_still_replayed(data_dir: Path) ->
     (data_dir / f"{DATA_FILE}.journal").write_bytes(b'[["set",["legacy"],1]]\n')
     reopened = JsonApplicationRepository.open(data_dir, fsync=False)
     assert reopened.document.doc["legacy"] == 1
+
+
+@pytest.mark.asyncio
+async def test_an_interaction_token_leaves_the_disk_with_the_first_snapshot_after_its_apply(data_dir: Path) -> None:
+    """The token is kept with the reservation while the apply may need it, and in no file after that."""
+    from castbot_hikari.apply.model import Application, ReplyHandle
+
+    secret = "aW50ZXJhY3Rpb246c2VjcmV0LXRva2Vu"
+    repo = JsonApplicationRepository.open(data_dir, fsync=False)
+    clock = FakeClock()
+    await repo.reserve(
+        KEY, owner="a", now_ms=clock.now_ms(), stale_after_ms=60_000, reply=ReplyHandle(1, secret, clock.now_ms())
+    )
+    files = [p for p in data_dir.iterdir() if p.is_file()]
+    assert any(secret.encode() in p.read_bytes() for p in files)  # durable while the apply runs
+    await repo.commit(Application(KEY.guild_id, 42, KEY.user_id, KEY.config_id))  # type: ignore[arg-type]
+    await repo.document.checkpoint()  # what the quiet-period schedule does 2 s later
+    assert not any(secret.encode() in p.read_bytes() for p in data_dir.iterdir() if p.is_file())

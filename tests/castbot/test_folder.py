@@ -85,8 +85,13 @@ def test_the_lock_is_reentrant_in_one_process_and_dropped_with_the_last_hold(tmp
     first = lock_folder(tmp_path)
     second = lock_folder(tmp_path)  # the CLI holds it, then the store it opens takes it again
     first.release()
-    probe = [sys.executable, "-c", "import sys; from pathlib import Path; from castbot_hikari.castbot.folder import "
-             "lock_folder; lock_folder(Path(sys.argv[1]))", str(tmp_path)]  # fmt: skip
+    probe = [
+        sys.executable,
+        "-c",
+        "import sys; from pathlib import Path; from castbot_hikari.castbot.folder import "
+        "lock_folder; lock_folder(Path(sys.argv[1]))",
+        str(tmp_path),
+    ]
     refused = subprocess.run(probe, capture_output=True, text=True, timeout=60, check=False)
     assert refused.returncode != 0
     assert "FolderInUseError" in refused.stderr

@@ -92,3 +92,64 @@ async def test_run_command_against_a_discord_compatible_api(tmp_path: Path) -> N
         assert "outcome=created" in logs
         assert emu.bot_token not in logs
         assert emu.validation_errors == []
+
+
+CALLBACK = "/interactions/{interaction_id}/{interaction_token}/callback"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [pytest.param(503, 0, id="503"), pytest.param(400, 40060, id="already-acknowledged")]
+)
+@pytest.mark.asyncio
+async def test_a_failed_defer_never_puts_the_interaction_token_in_the_logs(
+    tmp_path: Path, status: int, code: int
+) -> None:
+    """hikari's error text holds the callback URL, token included (still valid after a 40060): redacted."""
+    async with DiscordEmulator(validate=True) as emu:
+        guild = emu.add_guild(
+            GuildSeed(
+                name="ORG",
+                categories=["Applications"],
+                text_channels=["apply-here"],
+                roles=["Production"],
+                members=[("kevin_a", "Kevin A")],
+                bot_permissions=int(BOT_REQUIRED),
+            )
+        )
+        data_dir = tmp_path / "data"
+        data_dir.mkdir()
+        (data_dir / DATA_FILE).write_bytes(orjson.dumps(castbot_data(guild, CONFIG_ID)))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CASTBOT_")},
+            "CASTBOT_TOKEN": emu.bot_token,
+            "CASTBOT_API_URL": emu.rest_url,
+            "CASTBOT_DATA_DIR": str(data_dir),
+            "CASTBOT_LOG_LEVEL": "DEBUG",
+        }
+        emu.faults.inject(method="POST", route=CALLBACK, status=status, code=code, count=4)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "castbot_hikari",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await emu.wait_ready(timeout=60)
+            button = custom_ids.apply_button(CONFIG_ID)  # type: ignore[arg-type]
+            inter = await emu.click(guild.id, guild.members["kevin_a"], button)
+            attempts = 4 if status == 503 else 1  # hikari retries a 503 three times, a 400 never
+            for _ in range(600):  # bounded: hikari's back-off ends within seconds
+                if sum(r.route_template == CALLBACK for r in emu.requests) >= attempts:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # let the bot log its failure
+        finally:
+            await stop(proc)
+        assert proc.stdout is not None
+        logs = (await proc.stdout.read()).decode()
+        assert "defer failed" in logs
+        assert inter.token not in logs

@@ -67,8 +67,9 @@ def test_a_small_run_counts_in_good_english_and_keeps_its_data_dir(tmp_path: Pat
 
 @pytest.mark.asyncio
 async def test_keep_running_tells_the_truth_about_the_temp_folder_and_how_to_look_around(tmp_path: Path) -> None:
-    proc = await start("sandbox", "--clicks", "2", "--servers", "1", "--keep-running", *FAST, cwd=tmp_path,
-                       env=environment())  # fmt: skip
+    proc = await start(
+        "sandbox", "--clicks", "2", "--servers", "1", "--keep-running", *FAST, cwd=tmp_path, env=environment()
+    )
     seen: list[str] = []
     try:
         await read_until(proc, "Still running", seen)
@@ -91,8 +92,9 @@ async def test_keep_running_tells_the_truth_about_the_temp_folder_and_how_to_loo
 @pytest.mark.asyncio
 async def test_ctrl_c_mid_run_stops_and_prints_a_partial_summary(tmp_path: Path) -> None:
     # Channels take 8 s to create, so the run cannot be over when Ctrl-C comes right after the clicks start.
-    proc = await start("sandbox", "--clicks", "10", "--servers", "2", "--channel-latency", "8", cwd=tmp_path,
-                       env=environment())  # fmt: skip
+    proc = await start(
+        "sandbox", "--clicks", "10", "--servers", "2", "--channel-latency", "8", cwd=tmp_path, env=environment()
+    )
     seen: list[str] = []
     try:
         await read_until(proc, "Clicking Apply 10 times", seen)  # before: nothing was printed at all

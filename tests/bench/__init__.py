@@ -1,0 +1,1 @@
+"""Tests of castbot_hikari.bench: figures, floor, stall meter, processes, a tiny end-to-end run."""

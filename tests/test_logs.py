@@ -1,0 +1,71 @@
+"""Secrets never reach a log line: interaction tokens in URLs, the bot token, in messages and tracebacks."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from castbot_hikari.logs import RedactSecrets, configure_logging, redact
+
+TOKEN = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5OnNlY3JldA"
+URL = f"https://discord.com/api/v10/interactions/1234567890/{TOKEN}/callback?with_response=true"
+
+
+def logged(record_it: Callable[[logging.Logger], None]) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactSecrets(["MTIz.bot.token-secret"]))
+    logger = logging.getLogger("test.redaction")
+    logger.handlers, logger.propagate = [handler], False
+    try:
+        record_it(logger)
+    finally:
+        logger.handlers = []
+    return stream.getvalue()
+
+
+def test_tokens_in_urls_are_redacted_in_messages() -> None:
+    out = logged(lambda log: log.warning("defer failed error=%s", f"Service Unavailable 503: for {URL}"))
+    assert TOKEN not in out
+    assert "/interactions/1234567890/<redacted>/callback" in out
+
+
+def test_webhook_tokens_and_the_bot_token_are_redacted() -> None:
+    webhook = f"/webhooks/987654321/{TOKEN}/messages/@original"
+    out = logged(lambda log: log.error("edit failed %s with MTIz.bot.token-secret", webhook))
+    assert TOKEN not in out
+    assert "MTIz.bot.token-secret" not in out
+    assert redact(webhook) == "/webhooks/987654321/<redacted>/messages/@original"
+
+
+def test_tokens_in_tracebacks_are_redacted() -> None:
+    def boom(log: logging.Logger) -> None:
+        try:
+            raise RuntimeError(f"request to {URL} failed")
+        except RuntimeError:
+            log.exception("unexpected")
+
+    out = logged(boom)
+    assert "Traceback" in out
+    assert TOKEN not in out
+
+
+def test_configure_logging_redacts_every_line_the_process_writes(capsys: pytest.CaptureFixture[str]) -> None:
+    """The filter sits on the root handlers, so third-party loggers (hikari's, aiohttp's) are covered too."""
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    try:
+        configure_logging(logging.INFO, secrets=["MTIz.bot.token-secret"])
+        logging.getLogger("hikari.rest").warning("Received status 503 for %s", URL)
+        logging.getLogger("aiohttp.client").error("token MTIz.bot.token-secret rejected")
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers, root.level = saved, level
+    err = capsys.readouterr().err
+    assert TOKEN not in err
+    assert "MTIz.bot.token-secret" not in err
+    assert err.count("<redacted>") == 2
