@@ -11,11 +11,17 @@ import hikari
 import lightbulb
 
 from castbot_hikari.apply import custom_ids, render
-from castbot_hikari.apply.followups import TOKEN_LIFE_MS, FollowupSender, HikariResponder, describe_failure
+from castbot_hikari.apply.followups import (
+    FollowupSender,
+    HikariResponder,
+    describe_failure,
+    token_deadline,
+    token_expiry_ms,
+)
 from castbot_hikari.apply.model import Applicant, ApplyKey, Click, ReplyHandle
 from castbot_hikari.apply.service import ApplicationService
 from castbot_hikari.core.clock import Clock
-from castbot_hikari.core.ids import GuildId, UserId, snowflake_time_ms
+from castbot_hikari.core.ids import GuildId, UserId
 
 logger = logging.getLogger(__name__)
 loader = lightbulb.Loader()
@@ -33,7 +39,7 @@ async def on_apply_click(
     inter = event.interaction
     if not inter.custom_id.startswith(custom_ids.APPLY_PREFIX):
         return  # not our button
-    received = clock.monotonic()
+    received, received_ms = clock.monotonic(), clock.now_ms()
     config_id = custom_ids.parse_apply(inter.custom_id)
     if config_id is None or inter.guild_id is None or inter.member is None:
         text = render.BROKEN_BUTTON if config_id is None else render.DM_NOT_SUPPORTED
@@ -48,16 +54,14 @@ async def on_apply_click(
     ack_ms = (clock.monotonic() - received) * 1000
     logger.info("defer sent interaction=%s guild=%s ack_ms=%.1f", inter.id, inter.guild_id, ack_ms)
     member = inter.member
-    created_ms = snowflake_time_ms(inter.id)
     click = Click(
         key=ApplyKey(GuildId(inter.guild_id), UserId(inter.user.id), config_id),
         applicant=Applicant(UserId(member.id), member.username, member.display_name, str(member.display_avatar_url)),
         received_at=received,
         ack_ms=ack_ms,
-        reply=ReplyHandle(int(inter.application_id), inter.token, created_ms + TOKEN_LIFE_MS),
+        reply=ReplyHandle(int(inter.application_id), inter.token, token_expiry_ms(received_ms)),
     )
-    deadline = followups.token_deadline(created_ms)
-    await service.handle_click(click, HikariResponder(inter, followups, deadline=deadline))
+    await service.handle_click(click, HikariResponder(inter, followups, deadline=token_deadline(received)))
 
 
 async def _reply_quietly(inter: hikari.ComponentInteraction, text: str) -> None:

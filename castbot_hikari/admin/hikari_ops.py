@@ -11,7 +11,7 @@ import logging
 import hikari
 
 from castbot_hikari.admin import components as admin_components
-from castbot_hikari.admin.model import Card, CategoryUse, ChannelInfo, ChannelKind
+from castbot_hikari.admin.model import Card, CategoryUse, ChannelInfo, ChannelKind, RoleInfo
 from castbot_hikari.core.errors import DiscordError
 from castbot_hikari.core.ids import ChannelId, GuildId, MessageId, RoleId, UserId
 from castbot_hikari.discord.access import BotAccess
@@ -73,14 +73,14 @@ class HikariAdminOps:
         )
         return [CategoryUse(ChannelId(int(c.id)), c.name or str(c.id), used.get(int(c.id), 0)) for c in categories]
 
-    async def role_exists(self, guild_id: GuildId, role_id: RoleId) -> bool:
-        """Return whether the role exists in this guild."""
-        cached = self._cache.get_role(role_id) if self._cache is not None else None
-        if cached is not None and cached.guild_id == guild_id:
-            return True
-        with translated():
-            roles = await self._rest.fetch_roles(guild_id)
-        return any(int(role.id) == role_id for role in roles)
+    async def role(self, guild_id: GuildId, role_id: RoleId) -> RoleInfo | None:
+        """Return a role of this guild (from the cache when it has it), or ``None``."""
+        found: hikari.Role | None = self._cache.get_role(role_id) if self._cache is not None else None
+        if found is None or found.guild_id != guild_id:
+            with translated():
+                roles = await self._rest.fetch_roles(guild_id)
+            found = next((role for role in roles if int(role.id) == role_id), None)
+        return RoleInfo(RoleId(int(found.id)), bool(found.is_managed)) if found is not None else None
 
     async def post_card(self, channel_id: ChannelId, card: Card) -> MessageId:
         """Post an Apply card and return its message id."""

@@ -60,6 +60,8 @@ class Reason(enum.Enum):
     CATEGORY_MISSING = "category_missing"
     CATEGORY_FULL = "category_full"
     ROLE_MISSING = "role_missing"
+    ROLE_EVERYONE = "role_everyone"
+    ROLE_MANAGED = "role_managed"
     CANNOT_POST = "cannot_post"
     CANNOT_MANAGE = "cannot_manage"
     NOTHING_TO_CHANGE = "nothing_to_change"
@@ -250,3 +252,26 @@ class CategoryUse:
     id: ChannelId
     name: str
     used: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoleInfo:
+    """A guild role as the production-role check needs it."""
+
+    id: RoleId
+    managed: bool
+
+
+def check_production_role(guild_id: GuildId, role_id: RoleId, info: RoleInfo | None) -> Refusal | None:
+    """Return why ``role_id`` cannot be the production role (``None`` if it can).
+
+    @everyone (whose id is the guild's) would let every member see every application channel, and would
+    give the channel two overwrites for one id; a managed role belongs to a bot or an integration.
+    """
+    if role_id == guild_id:
+        return Refusal(Reason.ROLE_EVERYONE)
+    if info is None:
+        return Refusal(Reason.ROLE_MISSING, f"<@&{role_id}>")
+    if info.managed:
+        return Refusal(Reason.ROLE_MANAGED, f"<@&{role_id}>")
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from castbot_hikari.admin.model import Card, CategoryUse, ChannelInfo
+from castbot_hikari.admin.model import Card, CategoryUse, ChannelInfo, RoleInfo
 from castbot_hikari.apply.model import ApplyOutcome, Pending, Undelivered
 from castbot_hikari.castbot.config import ApplicationConfig
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, MessageId, RoleId
@@ -23,8 +23,8 @@ class AdminDiscord(Protocol):
         """Return the guild's categories in display order, with their use."""
         ...
 
-    async def role_exists(self, guild_id: GuildId, role_id: RoleId) -> bool:
-        """Return whether the role exists in this guild."""
+    async def role(self, guild_id: GuildId, role_id: RoleId) -> RoleInfo | None:
+        """Return a role of this guild, or ``None`` if it does not exist (here)."""
         ...
 
     async def post_card(self, channel_id: ChannelId, card: Card) -> MessageId:

@@ -86,6 +86,13 @@ def _refusal_text(reason: Reason, detail: str) -> str:  # noqa: PLR0911, PLR0912
             )
         case Reason.ROLE_MISSING:
             return f"❌ The role {detail} no longer exists. Choose another role."
+        case Reason.ROLE_EVERYONE:
+            return (
+                "❌ @everyone cannot be the production role: every member would see every application channel. "
+                "Choose the role of your production team."
+            )
+        case Reason.ROLE_MANAGED:
+            return f"❌ {detail} belongs to a bot or an integration and cannot be the production role. Choose another."
         case Reason.CANNOT_POST:
             return f"❌ I cannot post there. Missing permissions: {detail}. Give my role these permissions and retry."
         case Reason.CANNOT_MANAGE:

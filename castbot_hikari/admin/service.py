@@ -31,7 +31,7 @@ from castbot_hikari.admin.setup import Named, SetupDraft, SetupSessions
 from castbot_hikari.castbot.config import ACTIVE, ApplicationConfig, ButtonStyle
 from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind, StorageError
-from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, MessageId, UserId
+from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, MessageId, RoleId, UserId
 from castbot_hikari.core.permissions import BOT_REQUIRED, Permission, describe, missing
 
 logger = logging.getLogger(__name__)
@@ -194,9 +194,9 @@ class AdminService:
             return draft
         return self._sessions.save(dataclasses.replace(draft, role=role))
 
-    def cancel_setup(self, session_id: str) -> None:
-        """Forget a setup."""
-        self._sessions.drop(session_id)
+    def cancel_setup(self, guild_id: GuildId, admin_id: UserId, session_id: str) -> bool:
+        """Forget a setup of this admin in this server; ``False`` for another server's or admin's."""
+        return self._sessions.cancel(session_id, guild_id, admin_id)
 
     async def post(self, guild_id: GuildId, admin_id: UserId, session_id: str) -> Posted | Refusal:
         """Check the setup, post the card and save its config; a second click meanwhile is refused."""
@@ -234,8 +234,8 @@ class AdminService:
         category = await self._check_category(guild_id, draft.category.id)
         if isinstance(category, Refusal):
             return category
-        if draft.role_id is not None and not await self._discord.role_exists(guild_id, draft.role_id):
-            return Refusal(Reason.ROLE_MISSING, f"<@&{draft.role_id}>")
+        if draft.role_id is not None and (refused := await self._check_role(guild_id, draft.role_id)) is not None:
+            return refused
         now = self._clock.now_ms()
         config = ApplicationConfig(
             guild_id=guild_id,
@@ -273,6 +273,10 @@ class AdminService:
             await self._discord.delete_card(channel_id, message_id)
         except DiscordError as exc:
             logger.error("could not delete unsaved card channel=%s message=%s error=%s", channel_id, message_id, exc)
+
+    async def _check_role(self, guild_id: GuildId, role_id: RoleId) -> Refusal | None:
+        info = None if role_id == guild_id else await self._discord.role(guild_id, role_id)
+        return admin.check_production_role(guild_id, role_id, info)
 
     async def _check_target(self, guild_id: GuildId, channel_id: ChannelId) -> ChannelInfo | Refusal:
         info = await self._discord.channel(guild_id, channel_id)
@@ -358,8 +362,8 @@ class AdminService:
         if changes.remove_role:
             updated = dataclasses.replace(updated, production_role=None)
         elif changes.production_role is not None:
-            if not await self._discord.role_exists(guild_id, changes.production_role):
-                return Refusal(Reason.ROLE_MISSING, f"<@&{changes.production_role}>")
+            if (refused := await self._check_role(guild_id, changes.production_role)) is not None:
+                return refused
             updated = dataclasses.replace(updated, production_role=changes.production_role)
         now = self._clock.now_ms()
         updated = dataclasses.replace(updated, last_updated_ms=now)

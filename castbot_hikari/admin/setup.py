@@ -18,7 +18,8 @@ from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.ids import ChannelId, GuildId, RoleId, UserId
 
 SETUP_TTL_S: Final = 14 * 60.0  # inside the 15 minutes an interaction token lives
-MAX_SETUPS: Final = 1000
+MAX_SETUPS_PER_GUILD: Final = 25
+"""Setups one server may have at once; the oldest of that server are dropped first, never another's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +74,10 @@ class SetupSessions:
     Args:
         clock: Time source (monotonic seconds).
         ttl: Seconds of inactivity after which a setup is gone.
-        capacity: Most setups kept; the oldest are dropped first.
+        capacity: Most setups kept per server; that server's oldest are dropped first.
     """
 
-    def __init__(self, clock: Clock, *, ttl: float = SETUP_TTL_S, capacity: int = MAX_SETUPS) -> None:
+    def __init__(self, clock: Clock, *, ttl: float = SETUP_TTL_S, capacity: int = MAX_SETUPS_PER_GUILD) -> None:
         self._clock = clock
         self._ttl = ttl
         self._capacity = capacity
@@ -86,7 +87,7 @@ class SetupSessions:
         self, guild_id: GuildId, admin_id: UserId, text: CardText, categories: tuple[CategoryUse, ...]
     ) -> SetupDraft:
         """Start a setup and return it."""
-        self._prune()
+        self._prune(guild_id)
         draft = SetupDraft(secrets.token_hex(6), guild_id, admin_id, text, categories, self._clock.monotonic())
         self._drafts[draft.session_id] = draft
         return draft
@@ -109,16 +110,24 @@ class SetupSessions:
         return updated
 
     def drop(self, session_id: str) -> None:
-        """Forget a setup (posted or cancelled)."""
+        """Forget a setup (posted)."""
         self._drafts.pop(session_id, None)
+
+    def cancel(self, session_id: str, guild_id: GuildId, admin_id: UserId) -> bool:
+        """Forget a setup of this admin in this server; ``False`` (and nothing changed) for anyone else's."""
+        draft = self._drafts.get(session_id)
+        if draft is None or draft.guild_id != guild_id or draft.admin_id != admin_id:
+            return False
+        del self._drafts[session_id]
+        return True
 
     def __len__(self) -> int:
         return len(self._drafts)
 
-    def _prune(self) -> None:
+    def _prune(self, guild_id: GuildId) -> None:
         now = self._clock.monotonic()
         for session_id in [s for s, d in self._drafts.items() if now - d.touched_at > self._ttl]:
             del self._drafts[session_id]
-        while len(self._drafts) >= self._capacity:
-            oldest = min(self._drafts.values(), key=lambda d: d.touched_at)
-            del self._drafts[oldest.session_id]
+        own = sorted((d for d in self._drafts.values() if d.guild_id == guild_id), key=lambda d: d.touched_at)
+        for draft in own[: max(0, len(own) - self._capacity + 1)]:
+            del self._drafts[draft.session_id]

@@ -27,6 +27,24 @@ logger = logging.getLogger(__name__)
 
 TOKEN_LIFE_MS: Final = 15 * 60 * 1000
 TOKEN_SAFETY_S: Final = 30.0
+ACK_WINDOW_S: Final = 3.0
+"""An interaction reaches the bot at most this long after Discord created it (else its ack fails): the token's
+15 minutes are counted from receipt minus this, on the local clocks, never from the snowflake against the
+local wall clock (a skewed clock would expire every token at once, or too late)."""
+
+
+def token_deadline(received_at: float) -> float:
+    """Return the monotonic time after which the token of an interaction received at ``received_at`` (local
+    monotonic seconds) must not be relied on."""
+    return received_at + TOKEN_LIFE_MS / 1000 - ACK_WINDOW_S - TOKEN_SAFETY_S
+
+
+def token_expiry_ms(received_wall_ms: int) -> int:
+    """Return the local wall-clock time (ms) at which the token of an interaction received then expires.
+
+    Kept with a reservation, it outlives the process; the same machine's wall clock reads it after a restart.
+    """
+    return received_wall_ms + TOKEN_LIFE_MS - int(ACK_WINDOW_S * 1000)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -77,11 +95,6 @@ class FollowupSender:
         self._max_delay = max_delay
         self._rng = rng
 
-    def token_deadline(self, created_at_ms: int) -> float:
-        """Return the monotonic time after which an interaction's token must not be relied on."""
-        remaining_s = (created_at_ms + TOKEN_LIFE_MS - self._clock.now_ms()) / 1000
-        return self._clock.monotonic() + remaining_s - TOKEN_SAFETY_S
-
     def _delay(self, attempt: int) -> float:
         ceiling = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
         return ceiling * (0.5 + self._rng() / 2)
@@ -131,6 +144,11 @@ class HikariResponder:
         self._deadline = deadline
         self._progress: asyncio.Task[None] | None = None
         self._finished = False
+
+    @property
+    def deadline(self) -> float:
+        """Return the monotonic time after which this interaction's token is not relied on."""
+        return self._deadline
 
     def show_progress(self, step: Progress) -> None:
         """Start replacing the loading message with ``step`` (one attempt, failures only logged).

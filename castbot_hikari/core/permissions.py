@@ -74,7 +74,9 @@ def application_overwrites(
         Overwrite(applicant, OverwriteTarget.MEMBER, allow=APPLICANT_ALLOW),
         Overwrite(bot, OverwriteTarget.MEMBER, allow=BOT_ALLOW),
     ]
-    if production_role is not None:
+    # @everyone as production role (its id is the guild's, possible in CastBot data) would be a second
+    # overwrite for one id, which Discord refuses, and would open the channel to everyone: left out.
+    if production_role is not None and production_role != guild_id:
         overwrites.insert(2, Overwrite(production_role, OverwriteTarget.ROLE, allow=PRODUCTION_ALLOW))
     return tuple(overwrites)
 

@@ -97,8 +97,7 @@ async def _step(
         case SetupPart.POST:
             return await service.post(g, u, sid)
         case SetupPart.CANCEL:
-            service.cancel_setup(sid)
-            return None
+            return None if service.cancel_setup(g, u, sid) else Refusal(Reason.SETUP_EXPIRED)
 
 
 def _after(service: AdminService, who: Caller, sid: str, result: SetupDraft | Posted | Refusal | None) -> Screen:

@@ -9,9 +9,8 @@ from castbot_hikari.admin import render as admin_render
 from castbot_hikari.admin.custom_ids import AdminId, Kind
 from castbot_hikari.admin.model import Refusal
 from castbot_hikari.admin.reports import AdminReports, PendingRetrier, RetryRun
-from castbot_hikari.apply.followups import TOKEN_LIFE_MS, TOKEN_SAFETY_S
+from castbot_hikari.apply.followups import token_deadline
 from castbot_hikari.core.clock import Clock
-from castbot_hikari.core.ids import snowflake_time_ms
 from extensions.apps._common import (
     AdminDeps,
     Caller,
@@ -46,11 +45,12 @@ class RetryPending(lightbulb.SlashCommand, name="retry-pending", description="Fi
     async def invoke(self, ctx: lightbulb.Context, retrier: PendingRetrier, clock: Clock) -> None:
         """Run the batch in this command's task; progress edits the ephemeral response."""
         inter = ctx.interaction
-        # Progress is shown through this interaction's token: stop editing before it expires.
-        edit_until_ms = snowflake_time_ms(inter.id) + TOKEN_LIFE_MS - int(TOKEN_SAFETY_S * 1000)
+        # Progress is shown through this interaction's token: stop editing before it expires (measured on
+        # the local monotonic clock from receipt, never from the snowflake against a possibly skewed clock).
+        edit_until = token_deadline(clock.monotonic())
 
         async def report(run: RetryRun) -> None:
-            if clock.now_ms() < edit_until_ms:
+            if clock.monotonic() < edit_until:
                 rows = () if run.finished else admin_components.retry_rows(run.guild_id)
                 await show(inter, Screen(admin_render.retry_progress(run), rows))
 

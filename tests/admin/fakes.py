@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from castbot_hikari.admin.model import Card, CategoryUse, ChannelInfo, ChannelKind
+from castbot_hikari.admin.model import Card, CategoryUse, ChannelInfo, ChannelKind, RoleInfo
 from castbot_hikari.admin.service import AdminService
 from castbot_hikari.admin.setup import Named, SetupSessions
 from castbot_hikari.admin.store import JsonConfigRepository, JsonGuildSettings
@@ -59,6 +59,7 @@ class FakeAdminDiscord:
         }
         self.used: dict[ChannelId, int] = {CATEGORY: 12, FULL_CATEGORY: 50, LOCKED_CATEGORY: 0}
         self.roles: set[RoleId] = {PRODUCTION}
+        self.managed_roles: set[RoleId] = set()
         self.cards: dict[MessageId, PostedCard] = {}
         self.deleted_cards: list[MessageId] = []
         self.fail_next: dict[str, list[DiscordError]] = {}
@@ -86,10 +87,12 @@ class FakeAdminDiscord:
             if c.kind is ChannelKind.CATEGORY and c.guild_id == guild_id
         ]
 
-    async def role_exists(self, guild_id: GuildId, role_id: RoleId) -> bool:
+    async def role(self, guild_id: GuildId, role_id: RoleId) -> RoleInfo | None:
         await asyncio.sleep(0)
-        self._maybe_fail("role_exists")
-        return guild_id == GUILD and role_id in self.roles
+        self._maybe_fail("role")
+        if guild_id != GUILD or role_id not in self.roles:
+            return None
+        return RoleInfo(role_id, managed=role_id in self.managed_roles)
 
     async def post_card(self, channel_id: ChannelId, card: Card) -> MessageId:
         if self.gate is not None:

@@ -176,6 +176,16 @@ async def test_another_admin_or_guild_cannot_use_a_setup(kit: AdminKit) -> None:
     assert await kit.service.post(GUILD, ADMIN + 1, draft.session_id) == Refusal(Reason.SETUP_EXPIRED)  # type: ignore[operator]
     assert await kit.service.post(OTHER_GUILD, ADMIN, draft.session_id) == Refusal(Reason.SETUP_EXPIRED)
     assert kit.discord.cards == {}
+    assert not kit.service.cancel_setup(OTHER_GUILD, ADMIN, draft.session_id)  # nor cancel it
+    assert not kit.service.cancel_setup(GUILD, ADMIN + 1, draft.session_id)  # type: ignore[operator]
+    assert kit.service.setup(GUILD, ADMIN, draft.session_id) == draft
+
+
+async def test_one_servers_setups_never_evict_another_servers(kit: AdminKit) -> None:
+    mine = await ready_setup(kit)
+    for _ in range(60):  # another server opens setup after setup
+        assert not isinstance(await kit.service.start_setup(OTHER_GUILD, ADMIN, "Spam", "", ""), Refusal)
+    assert kit.service.setup(GUILD, ADMIN, mine.session_id) == mine
 
 
 @pytest.mark.parametrize(

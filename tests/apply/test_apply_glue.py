@@ -10,7 +10,7 @@ import hikari
 import pytest
 
 from castbot_hikari.apply import render
-from castbot_hikari.apply.followups import TOKEN_LIFE_MS
+from castbot_hikari.apply.followups import TOKEN_LIFE_MS, token_expiry_ms
 from castbot_hikari.apply.model import Click
 from castbot_hikari.apply.service import ApplicationService
 from castbot_hikari.core.ids import snowflake_time_ms
@@ -44,12 +44,11 @@ def event(custom_id: str, *, guild: int | None = GUILD, member: bool = True) -> 
     return ev, inter
 
 
-async def run(ev: mock.Mock, service: mock.Mock) -> None:
+async def run(ev: mock.Mock, service: mock.Mock, clock: FakeClock | None = None) -> None:
     followups = mock.Mock()
-    followups.token_deadline = mock.Mock(return_value=1e9)
     # The listener is typed as lightbulb's one-argument listener; DI parameters can be passed explicitly.
     listener = cast("Any", apply.on_apply_click)
-    await listener(ev, service=service, followups=followups, clock=FakeClock())
+    await listener(ev, service=service, followups=followups, clock=clock or FakeClock())
 
 
 @pytest.mark.asyncio
@@ -76,7 +75,21 @@ async def test_defer_comes_first_then_the_service_gets_plain_values() -> None:
     assert click.applicant.display_name == "Kevin A"  # from the payload, never the cache
     assert click.reply is not None
     assert click.reply.token == "interaction-token"
-    assert click.reply.expires_at_ms == snowflake_time_ms(INTERACTION_ID) + TOKEN_LIFE_MS
+    assert click.reply.expires_at_ms == token_expiry_ms(FakeClock().now_ms())
+
+
+@pytest.mark.asyncio
+async def test_the_token_life_is_counted_from_receipt_whatever_the_wall_clock_says() -> None:
+    """The local clock is far ahead of the interaction's snowflake time: results are still delivered."""
+    ev, _ = event(f"apply_{CONFIG}")
+    clock = FakeClock()
+    assert clock.now_ms() - snowflake_time_ms(INTERACTION_ID) > 15 * 60 * 1000  # the snowflake says "expired"
+    service = mock.Mock(spec=ApplicationService)
+    service.handle_click = mock.AsyncMock()
+    await run(ev, service, clock)
+    responder = service.handle_click.await_args.args[1]
+    assert responder.deadline - clock.monotonic() > 14 * 60  # 15 minutes from receipt, minus margins
+    assert responder.deadline - clock.monotonic() < TOKEN_LIFE_MS / 1000
 
 
 @pytest.mark.parametrize(

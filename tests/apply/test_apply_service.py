@@ -46,8 +46,10 @@ from tests.apply.fakes import (
     FakeDiscordOps,
     FakeResponder,
     applicant,
+    castbot_config,
     make_stack,
 )
+from tests.conftest import write_player_data
 
 
 def make_service(
@@ -186,6 +188,20 @@ async def test_channel_gets_exactly_the_private_overwrites(repo: JsonApplication
     assert int(APPLICANT_ALLOW) == (1 << 10) | (1 << 11) | (1 << 16) | (1 << 15) | (1 << 14) | (1 << 6)
     assert int(PRODUCTION_ALLOW) == (1 << 10) | (1 << 11) | (1 << 16)
     assert int(BOT_ALLOW) == (1 << 10) | (1 << 11) | (1 << 16) | (1 << 4)
+
+
+@pytest.mark.asyncio
+async def test_everyone_as_production_role_never_makes_two_overwrites_for_one_id(data_dir: Path) -> None:
+    """CastBot data may name @everyone (the guild id) as production role: it is left out, not doubled."""
+    write_player_data(data_dir, {str(GUILD): {"applicationConfigs": {CONFIG: castbot_config(role=GUILD)}}})
+    repo = JsonApplicationRepository.open(data_dir, fsync=False)
+    discord = FakeDiscordOps()
+    outcome, _ = await click(make_service(repo, discord))
+    assert outcome.kind is OutcomeKind.CREATED
+    (channel,) = discord.channels.values()
+    ids = [o.target_id for o in channel.spec.overwrites]
+    assert len(ids) == len(set(ids))
+    assert Overwrite(GUILD, OverwriteTarget.ROLE, deny=Permission.VIEW_CHANNEL) in channel.spec.overwrites
 
 
 @pytest.mark.asyncio

@@ -296,7 +296,8 @@ async def test_a_target_channel_deleted_before_post_changes_nothing(admins: Admi
 async def test_a_click_after_the_setup_expired_gets_a_clear_message(admins: Admins) -> None:
     setup = await admins.open_setup()
     style = setup_id(setup, admins, "style")
-    (await admins.injected(AdminService)).cancel_setup(style.split(":")[3])  # as after expiry or a restart
+    service = await admins.injected(AdminService)
+    assert service.cancel_setup(GuildId(admins.guild.id), UserId(admins.user("ann")), style.split(":")[3])
     shown = await admins.choose(setup, "style", "Success")
     assert shown.content.startswith("⌛ This setup has expired")
     assert shown.components == []  # the stale controls are gone
@@ -496,3 +497,89 @@ async def test_a_command_that_fails_unexpectedly_gets_a_reference_not_a_failed_i
     assert "boom" not in inter.content  # no raw error text for users
     reference = inter.content.split("`")[1]
     assert any(f"ref={reference}" in r.getMessage() for r in caplog.records)  # the same reference is in the logs
+
+
+# ---- admin doors: custom ids replayed by a member, or by an admin of another server -------------------
+
+
+async def answered_text(admins: Admins, inter: Interaction) -> str:
+    """Wait for the bot's answer to a click and return what the clicker reads."""
+    await inter.wait_until(answered, timeout=TIMEOUT)
+    if inter.ack_type in (4, 5):
+        return inter.content or ""
+    shown = admins.emu.visible_message(inter)
+    return shown.content if shown is not None else ""
+
+
+def another_server(admins: Admins) -> tuple[int, int]:
+    """A second server where mal has Manage Server (and nothing to do with the first)."""
+    other = admins.emu.add_guild(
+        GuildSeed(
+            name="Other ORG",
+            text_channels=["general"],
+            roles=["Admins"],
+            role_permissions={"Admins": int(Permission.MANAGE_GUILD)},
+            members=[("mal", "Mal")],
+            member_roles={"mal": ["Admins"]},
+            bot_permissions=int(BOT_REQUIRED),
+        )
+    )
+    return int(other.id), int(other.members["mal"])
+
+
+@pytest.mark.asyncio
+async def test_a_replayed_delete_confirmation_deletes_nothing_for_a_member_or_another_server(admins: Admins) -> None:
+    config_id, _ = await admins.post()
+    confirm = f"apps:v1:delete:{config_id}"
+    member = await admins.emu.click(admins.guild.id, admins.user("bob"), confirm)
+    assert (await answered_text(admins, member)).startswith("🚫 Only members with the **Manage Server** permission")
+    other_guild, mal = another_server(admins)
+    foreign = await admins.emu.click(other_guild, mal, confirm)
+    assert f"There is no Apply button `{config_id}` in this server" in await answered_text(admins, foreign)
+    assert config_id in admins.configs()  # still there, still open
+    assert admins.configs()[config_id]["stage"] == "active"
+
+
+@pytest.mark.asyncio
+async def test_a_replayed_setup_cancel_leaves_the_admins_setup_alone(admins: Admins) -> None:
+    setup = await admins.open_setup()
+    cancel = setup_id(setup, admins, "cancel")
+    member = await admins.emu.click(admins.guild.id, admins.user("bob"), cancel)
+    assert (await answered_text(admins, member)).startswith("🚫")
+    other_guild, mal = another_server(admins)
+    foreign = await admins.emu.click(other_guild, mal, cancel)
+    assert (await answered_text(admins, foreign)).startswith("⌛ This setup has expired")  # nothing of theirs
+    shown = await admins.choose(setup, "style", "Success")  # ann's setup is alive
+    assert not shown.content.startswith("⌛")
+
+
+@pytest.mark.asyncio
+async def test_a_replayed_retry_stop_cannot_stop_another_servers_batch(admins: Admins) -> None:
+    config_id, _ = await admins.post()
+    repo = admins.app.repository
+    for name in ("kevin_a", "zoe", "u1"):
+        user = UserId(admins.user(name))
+        key = ApplyKey(GuildId(admins.guild.id), user, ConfigId(config_id))
+        await repo.reserve(
+            key, owner="dead:1:x", now_ms=1, stale_after_ms=1, applicant=Applicant(user, name, name, None)
+        )
+    batch = await admins.command("retry-pending")
+    await batch.wait_until(lambda i: "🔁" in (i.content or "") or "✅" in (i.content or ""), timeout=TIMEOUT)
+    stop = f"apps:v1:retry-stop:{admins.guild.id}"
+    member = await admins.emu.click(admins.guild.id, admins.user("bob"), stop)
+    assert (await answered_text(admins, member)).startswith("🚫")
+    other_guild, mal = another_server(admins)
+    foreign = await admins.emu.click(other_guild, mal, stop)
+    await answered_text(admins, foreign)
+    await batch.wait_until(lambda i: (i.content or "").startswith("✅ Retry finished"), timeout=TIMEOUT)
+    assert batch.content == "✅ Retry finished: 3/3 done (created 3)."  # not stopped by either
+
+
+@pytest.mark.asyncio
+async def test_everyone_or_a_managed_role_is_refused_as_production_role(admins: Admins) -> None:
+    config_id, _ = await admins.post()
+    everyone = await admins.reply("edit", config=config_id, role=admins.guild.id)
+    assert everyone.startswith("❌ @everyone cannot be the production role"), everyone
+    managed = await admins.reply("edit", config=config_id, role=admins.guild.bot_role_id)  # the bot's own role
+    assert "belongs to a bot or an integration" in managed
+    assert admins.configs()[config_id]["productionRole"] == str(admins.guild.roles["Production"])  # unchanged
