@@ -184,6 +184,23 @@ def import_data(path: Path, data_dir: Path | None, *, force: bool) -> int:
     return int(ExitCode.OK)
 
 
+def backup_data(dest: Path, data_dir: Path | None, *, force: bool) -> int:
+    """Write a consistent copy of the data folder (also while the bot runs) to ``dest``."""
+    from castbot_hikari.castbot import backup  # noqa: PLC0415 - keeps `run` light
+
+    source = data_dir if data_dir is not None else configured_data_dir()
+    try:
+        copy = backup.consistent_copy(source)
+        target = backup.write_backup(copy, dest, force=force)
+    except (backup.BackupError, CorruptDataError) as exc:
+        return fail(f"no backup was written: {exc}", ExitCode.DATA)
+    sys.stdout.write(
+        f"backed up {source / DATA_FILE} ({plural(copy.servers, 'server')}, "
+        f"{plural(copy.applications, 'application')}, up to change {copy.seq}) into {target}\n"
+    )
+    return int(ExitCode.OK)
+
+
 def run_sandbox(args: argparse.Namespace) -> int:
     """Run the sandbox; map its verdict and refusals to exit codes."""
     if importlib.util.find_spec("jsonschema") is None:
@@ -243,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("path", type=Path, help="the CastBot playerData.json to import")
     importing.add_argument("--force", action="store_true", help="replace existing data (a .bak copy is kept)")
     importing.add_argument("--data-dir", type=Path, default=None, help=data_dir_help)
+    backing_up = commands.add_parser(
+        "backup", help="write a consistent copy of the data folder to DEST (the bot may keep running)"
+    )
+    backing_up.add_argument("dest", type=Path, help="the file to write (or a folder to hold playerData.json)")
+    backing_up.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    backing_up.add_argument("--data-dir", type=Path, default=None, help=data_dir_help)
     sandbox = commands.add_parser(
         "sandbox", help="run the real bot against a local Discord emulator with simulated applicants"
     )
@@ -262,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return init_data(args.data_dir)
     if args.command == "import":
         return import_data(args.path, args.data_dir, force=args.force)
+    if args.command == "backup":
+        return backup_data(args.dest, args.data_dir, force=args.force)
     if args.command == "sandbox":
         return run_sandbox(args)
     if args.command == "bench":

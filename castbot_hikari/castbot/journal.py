@@ -275,11 +275,22 @@ def load(files: DataFiles, empty: dict[str, Any], seq_path: Path_) -> Loaded:
 def _replay(journal: Path, doc: dict[str, Any], seq: int) -> tuple[int, int]:
     """Apply a journal's entries newer than ``seq``; return the newest sequence number and the count."""
     try:
-        lines = journal.read_bytes().split(b"\n")
+        raw = journal.read_bytes()
     except FileNotFoundError:
         return seq, 0
     except OSError as exc:
         raise CorruptDataError(f"cannot read {journal}: {exc.strerror or exc}") from exc
+    return replay_bytes(raw, doc, seq, journal)
+
+
+def replay_bytes(raw: bytes, doc: dict[str, Any], seq: int, source: Path) -> tuple[int, int]:
+    """Apply the entries of a journal's bytes newer than ``seq``; return the newest sequence number and count.
+
+    Raises:
+        CorruptDataError: A line other than the last one is damaged (``source`` names the file).
+    """
+    journal = source
+    lines = raw.split(b"\n")
     count = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
