@@ -15,7 +15,7 @@ from castbot_hikari.admin.notify import HikariNotifier
 from castbot_hikari.admin.store import JsonGuildSettings
 from castbot_hikari.admin.wiring import register_admin
 from castbot_hikari.apply.alerts import Alerts
-from castbot_hikari.apply.followups import FollowupSender, HikariLateReplier
+from castbot_hikari.apply.followups import FollowupSender, HikariLateReplier, InteractionAcks
 from castbot_hikari.apply.hikari_ops import HikariDiscordOps
 from castbot_hikari.apply.recovery import Recovery
 from castbot_hikari.apply.service import ApplicationService, ApplyTimeline
@@ -24,6 +24,7 @@ from castbot_hikari.core.clock import Clock, SystemClock
 from castbot_hikari.core.ids import UserId
 from castbot_hikari.core.locks import KeyedLocks
 from castbot_hikari.core.metrics import InMemoryMetrics
+from castbot_hikari.discord import hikari_fixes
 from castbot_hikari.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,26 @@ def once_client(
     )
 
 
+def acks_client(
+    bot: hikari.GatewayBot, settings: Settings, http_settings: hikari.impl.HTTPSettings
+) -> hikari.impl.RESTClientImpl:
+    """Return a REST client of its own (connections and buckets) for the first responses to interactions.
+
+    On the main client an ack could wait for a pooled connection behind hundreds of background requests of
+    a click storm; Discord allows it 3 s.
+    """
+    return hikari.impl.RESTClientImpl(
+        cache=None,
+        entity_factory=bot.entity_factory,
+        executor=None,
+        http_settings=http_settings,
+        proxy_settings=hikari.impl.ProxySettings(),
+        token=settings.token,
+        token_type=hikari.TokenType.BOT,
+        rest_url=settings.api_url,
+    )
+
+
 def build_app(
     settings: Settings,
     repository: JsonApplicationRepository,
@@ -94,6 +115,7 @@ def build_app(
     clock: Clock | None = None,
 ) -> App:
     """Wire the bot: REST at ``settings.api_url``, the apply extension, services and their lifecycle."""
+    hikari_fixes.apply()  # hikari 2.6.0's rate limiter can otherwise freeze the loop for a bucket period
     clock = clock or SystemClock()
     if http_settings is None:
         # Keep REST connections alive: a new TCP (and, against Discord, TLS) connection per request was the
@@ -113,6 +135,7 @@ def build_app(
     )
     client = lightbulb.client_from_app(bot)
     once = once_client(bot, settings, http_settings)
+    acks = acks_client(bot, settings, http_settings)
     metrics = InMemoryMetrics()
     bot_user_id = UserId(settings.bot_user_id)
     guild_settings = JsonGuildSettings(repository.document)
@@ -129,12 +152,18 @@ def build_app(
         unconfirmed_window_s=settings.create_confirm_window,
     )
     service = ApplicationService(
-        timeline, alerts=alerts, metrics=metrics, clock=clock, max_concurrent=settings.max_concurrent_applies
+        timeline,
+        alerts=alerts,
+        metrics=metrics,
+        clock=clock,
+        max_concurrent=settings.max_concurrent_applies,
+        max_per_server=settings.max_concurrent_applies_per_server,
     )
     recovery = Recovery(timeline, alerts=alerts, metrics=metrics, clock=clock, replier=HikariLateReplier(bot.rest))
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     registry.register_value(ApplicationService, service)
     registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
+    registry.register_value(InteractionAcks, InteractionAcks(acks))
     registry.register_value(Clock, clock)
     register_admin(
         client,
@@ -151,6 +180,7 @@ def build_app(
 
     async def on_starting(_: hikari.StartingEvent) -> None:
         once.start()
+        acks.start()
         await client.load_extensions(*EXTENSIONS)
         await client.start()
 
@@ -166,6 +196,7 @@ def build_app(
             logger.warning("stopping with applies still running; start-up will finish them")
         await client.stop()
         await once.close()
+        await acks.close()
         await repository.close()
 
     bot.subscribe(hikari.StartingEvent, on_starting)

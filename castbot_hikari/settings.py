@@ -24,7 +24,9 @@ VARIABLES: Final = (
     ("CASTBOT_DATA_DIR", "./data", "folder of playerData.json and its journal"),
     ("CASTBOT_LOG_LEVEL", "INFO", ", ".join(LOG_LEVELS)),
     ("CASTBOT_APPLY_TIMEOUT", "600", "seconds after which one apply is stopped with a clear message"),
-    ("CASTBOT_MAX_CONCURRENT_APPLIES", "20", "applies doing their work at once (more clicks wait their turn)"),
+    ("CASTBOT_MAX_CONCURRENT_APPLIES", "200", "applies doing their work at once (more clicks wait their turn)"),
+    ("CASTBOT_MAX_CONCURRENT_APPLIES_PER_SERVER", "10", "applies doing their work at once in one server"),
+    ("CASTBOT_CREATE_CONFIRM_WINDOW", "60", "seconds an unconfirmed channel creation may still land"),
 )
 """Every setting ``Settings.from_env`` reads: (name, default, meaning), for ``run --help``."""
 
@@ -108,7 +110,8 @@ class Settings:
         data_dir: Folder of ``playerData.json``.
         log_level: Logging level name.
         apply_timeout: Seconds after which an apply is stopped with a clear message.
-        max_concurrent_applies: Applies that do their work at once (the rest wait, already acknowledged).
+        max_concurrent_applies: Applies that do their work at once in all servers (the rest wait, acknowledged).
+        max_concurrent_applies_per_server: Applies that do their work at once in one server.
         create_confirm_window: Seconds during which a channel creation Discord did not confirm (a 5xx, a
             timeout) may still appear: nothing is created again, and no reservation released, before it ends.
     """
@@ -118,7 +121,8 @@ class Settings:
     data_dir: Path = Path("data")
     log_level: str = "INFO"
     apply_timeout: float = 600.0
-    max_concurrent_applies: int = 20
+    max_concurrent_applies: int = 200
+    max_concurrent_applies_per_server: int = 10
     create_confirm_window: float = 60.0
 
     @property
@@ -156,7 +160,11 @@ class Settings:
                 "CASTBOT_CREATE_CONFIRM_WINDOW", values.get("CASTBOT_CREATE_CONFIRM_WINDOW", "60")
             ),
             max_concurrent_applies=_positive_int(
-                "CASTBOT_MAX_CONCURRENT_APPLIES", values.get("CASTBOT_MAX_CONCURRENT_APPLIES", "20")
+                "CASTBOT_MAX_CONCURRENT_APPLIES", values.get("CASTBOT_MAX_CONCURRENT_APPLIES", "200")
+            ),
+            max_concurrent_applies_per_server=_positive_int(
+                "CASTBOT_MAX_CONCURRENT_APPLIES_PER_SERVER",
+                values.get("CASTBOT_MAX_CONCURRENT_APPLIES_PER_SERVER", "10"),
             ),
         )
 

@@ -1,8 +1,10 @@
 """The Apply button: parse, defer, hand over to the service. Glue only.
 
-Posted Apply buttons (``apply_<configId>``) outlive this process, so they are matched by prefix in a
-plain listener rather than by lightbulb's per-process component menus. Lightbulb's error handlers do
-not cover listeners: this one guards itself, and the service never raises for expected failures.
+Posted Apply buttons (``apply_<configId>``) outlive this process, so they are matched by prefix rather
+than by lightbulb's per-process component menus. The listener is a ``PlainListener``: its dependencies
+are resolved once when the extension loads, not for every click, and the ack goes out on a REST client
+of its own (``InteractionAcks``) so it never waits behind background requests. Lightbulb's error handlers
+do not cover listeners: this one guards itself, and the service never raises for expected failures.
 """
 
 import logging
@@ -14,6 +16,7 @@ from castbot_hikari.apply import custom_ids, render
 from castbot_hikari.apply.followups import (
     FollowupSender,
     HikariResponder,
+    InteractionAcks,
     describe_failure,
     token_deadline,
     token_expiry_ms,
@@ -22,37 +25,57 @@ from castbot_hikari.apply.model import Applicant, ApplyKey, Click, ReplyHandle
 from castbot_hikari.apply.service import ApplicationService
 from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.ids import GuildId, UserId
+from castbot_hikari.discord.listeners import Callback, PlainListener
 
 logger = logging.getLogger(__name__)
 loader = lightbulb.Loader()
-EPHEMERAL = hikari.MessageFlag.EPHEMERAL
 
 
-@loader.listener(hikari.ComponentInteractionCreateEvent)
+async def build_apply_listener(client: lightbulb.Client) -> Callback[hikari.ComponentInteractionCreateEvent]:
+    """Resolve the Apply flow's services once and return the listener of Apply clicks."""
+    async with client.di.enter_context(lightbulb.di.Contexts.DEFAULT) as container:
+        service = await container.get(ApplicationService)
+        followups = await container.get(FollowupSender)
+        acks = await container.get(InteractionAcks)
+        clock = await container.get(Clock)
+    return apply_listener(service=service, followups=followups, acks=acks, clock=clock)
+
+
+def apply_listener(
+    *, service: ApplicationService, followups: FollowupSender, acks: InteractionAcks, clock: Clock
+) -> Callback[hikari.ComponentInteractionCreateEvent]:
+    """Return the listener of Apply clicks over these services (a click on anything else costs one check)."""
+
+    async def on_component(event: hikari.ComponentInteractionCreateEvent) -> None:
+        if event.interaction.custom_id.startswith(custom_ids.APPLY_PREFIX):
+            await on_apply_click(event.interaction, service=service, followups=followups, acks=acks, clock=clock)
+
+    return on_component
+
+
 async def on_apply_click(
-    event: hikari.ComponentInteractionCreateEvent,
+    inter: hikari.ComponentInteraction,
+    *,
     service: ApplicationService,
     followups: FollowupSender,
+    acks: InteractionAcks,
     clock: Clock,
 ) -> None:
     """Acknowledge an Apply click first, then run the apply in this listener's own task."""
-    inter = event.interaction
-    if not inter.custom_id.startswith(custom_ids.APPLY_PREFIX):
-        return  # not our button
     received, received_ms = clock.monotonic(), clock.now_ms()
     config_id = custom_ids.parse_apply(inter.custom_id)
     if config_id is None or inter.guild_id is None or inter.member is None:
         text = render.BROKEN_BUTTON if config_id is None else render.DM_NOT_SUPPORTED
-        await _reply_quietly(inter, text)
+        await _reply_quietly(acks, inter, text)
         return
     try:
         # The first thing done: nothing (no disk, no cache miss, no REST) may delay the 3 s ack.
-        await inter.create_initial_response(hikari.ResponseType.DEFERRED_MESSAGE_CREATE, flags=EPHEMERAL)
+        await acks.defer_ephemeral(inter)
     except hikari.HTTPError as exc:
         logger.warning("defer failed interaction=%s guild=%s error=%s", inter.id, inter.guild_id, describe_failure(exc))
         return  # the user saw "This interaction failed" and nothing was created: a new click starts over
     ack_ms = (clock.monotonic() - received) * 1000
-    logger.info("defer sent interaction=%s guild=%s ack_ms=%.1f", inter.id, inter.guild_id, ack_ms)
+    logger.debug("defer sent interaction=%s guild=%s ack_ms=%.1f", inter.id, inter.guild_id, ack_ms)
     member = inter.member
     click = Click(
         key=ApplyKey(GuildId(inter.guild_id), UserId(inter.user.id), config_id),
@@ -64,8 +87,11 @@ async def on_apply_click(
     await service.handle_click(click, HikariResponder(inter, followups, deadline=token_deadline(received)))
 
 
-async def _reply_quietly(inter: hikari.ComponentInteraction, text: str) -> None:
+async def _reply_quietly(acks: InteractionAcks, inter: hikari.ComponentInteraction, text: str) -> None:
     try:
-        await inter.create_initial_response(hikari.ResponseType.MESSAGE_CREATE, text, flags=EPHEMERAL)
+        await acks.reply_ephemeral(inter, text)
     except hikari.HTTPError as exc:
         logger.warning("reply failed interaction=%s error=%s", inter.id, describe_failure(exc))
+
+
+loader.add(PlainListener(hikari.ComponentInteractionCreateEvent, build_apply_listener))

@@ -131,6 +131,57 @@ class FollowupSender:
                 return Delivery(True, attempt)
 
 
+ALREADY_ACKNOWLEDGED: Final = 40060
+
+
+class InteractionAcks:
+    """First responses to interactions, sent through a REST client of their own.
+
+    An ack must reach Discord within 3 s whatever the bot is doing; on the bot's main client it could wait
+    for a pooled connection behind hundreds of background requests. This client has its own connection pool
+    and buckets (interaction callbacks are exempt from the global rate limit).
+
+    Args:
+        rest: A REST client used for nothing but first responses.
+    """
+
+    def __init__(self, rest: hikari.api.RESTClient) -> None:
+        self._rest = rest
+
+    async def defer_ephemeral(self, interaction: hikari.ComponentInteraction) -> None:
+        """Acknowledge with "thinking…", visible to the clicker only.
+
+        A 40060 ("already acknowledged") counts as done: a callback that Discord took and then answered with
+        a 5xx is retried by hikari, and the retry meets the first one's success.
+
+        Raises:
+            hikari.HTTPError: The ack failed (the user sees "This interaction failed").
+        """
+        try:
+            await self._rest.create_interaction_response(
+                interaction,
+                interaction.token,
+                hikari.ResponseType.DEFERRED_MESSAGE_CREATE,
+                flags=hikari.MessageFlag.EPHEMERAL,
+            )
+        except hikari.BadRequestError as exc:
+            if exc.code != ALREADY_ACKNOWLEDGED:
+                raise
+
+    async def reply_ephemeral(self, interaction: hikari.ComponentInteraction, text: str) -> None:
+        """Answer at once with a message visible to the clicker only (mentions never ping)."""
+        await self._rest.create_interaction_response(
+            interaction,
+            interaction.token,
+            hikari.ResponseType.MESSAGE_CREATE,
+            text,
+            flags=hikari.MessageFlag.EPHEMERAL,
+            mentions_everyone=False,
+            user_mentions=False,
+            role_mentions=False,
+        )
+
+
 class HikariResponder:
     """The ``Responder`` of one deferred component interaction: edits of its original response.
 

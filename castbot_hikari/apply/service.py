@@ -54,7 +54,7 @@ from castbot_hikari.core import naming
 from castbot_hikari.core.clock import Clock, Sleep
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind, StorageError
 from castbot_hikari.core.ids import ChannelId, GuildId
-from castbot_hikari.core.locks import KeyedLocks
+from castbot_hikari.core.locks import KeyedLocks, KeyedSemaphores
 from castbot_hikari.core.metrics import Metrics
 from castbot_hikari.core.permissions import OverwriteTarget, describe
 
@@ -490,18 +490,29 @@ class ApplicationService:
         alerts: Tells the admins about failures and undelivered results.
         metrics: Where counters and timings go.
         clock: Time source.
-        max_concurrent: Applies doing their work at once; more clicks wait (deferred, "thinking…") for a
-            slot. On one event loop this keeps a click storm's background work from starving the acks.
+        max_concurrent: Applies doing their work at once in all servers; more clicks wait (deferred,
+            "thinking…") for a slot. A bound on memory and on the bot's own work, far above what Discord's
+            global limit lets through.
+        max_per_server: Applies doing their work at once in one server. Discord limits channel creation per
+            server, so more would only queue in hikari's buckets; one busy server never holds up the others.
     """
 
     def __init__(
-        self, timeline: ApplyTimeline, *, alerts: Alerts, metrics: Metrics, clock: Clock, max_concurrent: int = 20
+        self,
+        timeline: ApplyTimeline,
+        *,
+        alerts: Alerts,
+        metrics: Metrics,
+        clock: Clock,
+        max_concurrent: int = 200,
+        max_per_server: int = 10,
     ) -> None:
         self._timeline = timeline
         self._alerts = alerts
         self._metrics = metrics
         self._clock = clock
         self._slots = asyncio.Semaphore(max_concurrent)
+        self._server_slots = KeyedSemaphores(max_per_server)
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -521,7 +532,7 @@ class ApplicationService:
         self._running += 1
         self._idle.clear()
         try:
-            async with self._slots:
+            async with self._server_slots.hold(click.key.guild_id), self._slots:
                 outcome = await self.apply(click.key, click.applicant, responder.show_progress, reply=click.reply)
             delivery = await responder.show_result(outcome)
         finally:

@@ -27,6 +27,7 @@ from castbot_hikari.admin.reports import PendingRetrier
 from castbot_hikari.admin.service import AdminService
 from castbot_hikari.apply.followups import describe_failure
 from castbot_hikari.core.ids import GuildId, UserId
+from castbot_hikari.discord.listeners import Callback, PlainListener
 
 logger = logging.getLogger(__name__)
 loader = lightbulb.Loader()
@@ -182,18 +183,36 @@ async def dispatch(inter: Routable, deps: AdminDeps) -> None:
         await show(inter, await route.handler(inter, who, parsed, deps))
 
 
-@loader.listener(hikari.ComponentInteractionCreateEvent)
-async def on_component(
-    event: hikari.ComponentInteractionCreateEvent, service: AdminService, retrier: PendingRetrier
-) -> None:
-    """Route an admin component (setup, delete confirmation, Stop) to its handler."""
-    await dispatch(event.interaction, AdminDeps(service, retrier))
+async def _deps(client: lightbulb.Client) -> AdminDeps:
+    async with client.di.enter_context(lightbulb.di.Contexts.DEFAULT) as container:
+        return AdminDeps(await container.get(AdminService), await container.get(PendingRetrier))
 
 
-@loader.listener(hikari.ModalInteractionCreateEvent)
-async def on_modal(event: hikari.ModalInteractionCreateEvent, service: AdminService, retrier: PendingRetrier) -> None:
-    """Route an admin modal (post, edit) to its handler."""
-    await dispatch(event.interaction, AdminDeps(service, retrier))
+async def build_component_router(client: lightbulb.Client) -> Callback[hikari.ComponentInteractionCreateEvent]:
+    """Return the listener that routes admin components (setup, delete confirmation, Stop) to their handlers."""
+    deps = await _deps(client)
+
+    async def on_component(event: hikari.ComponentInteractionCreateEvent) -> None:
+        if event.interaction.custom_id.startswith(admin_ids.PREFIX):
+            await dispatch(event.interaction, deps)
+
+    return on_component
+
+
+async def build_modal_router(client: lightbulb.Client) -> Callback[hikari.ModalInteractionCreateEvent]:
+    """Return the listener that routes admin modals (post, edit) to their handlers."""
+    deps = await _deps(client)
+
+    async def on_modal(event: hikari.ModalInteractionCreateEvent) -> None:
+        if event.interaction.custom_id.startswith(admin_ids.PREFIX):
+            await dispatch(event.interaction, deps)
+
+    return on_modal
+
+
+# Plain listeners: the services are resolved once at load, not for every click the bot receives.
+loader.add(PlainListener(hikari.ComponentInteractionCreateEvent, build_component_router))
+loader.add(PlainListener(hikari.ModalInteractionCreateEvent, build_modal_router))
 
 
 @loader.error_handler

@@ -307,6 +307,7 @@ def make_stack(
     replier: LateReplier | None = None,
     time_limit: float = 600.0,
     max_concurrent: int = 20,
+    max_per_server: int = 20,
     metrics: InMemoryMetrics | None = None,
     window_s: float = 60.0,
 ) -> ApplyStack:
@@ -326,6 +327,13 @@ def make_stack(
         unconfirmed_window_s=window_s,
         sleep=SleepRecorder(clock),
     )
-    service = ApplicationService(timeline, alerts=alerts, metrics=metrics, clock=clock, max_concurrent=max_concurrent)
+    service = ApplicationService(
+        timeline,
+        alerts=alerts,
+        metrics=metrics,
+        clock=clock,
+        max_concurrent=max_concurrent,
+        max_per_server=max_per_server,
+    )
     recovery = Recovery(timeline, alerts=alerts, metrics=metrics, clock=clock, replier=replier)
     return ApplyStack(service, recovery, timeline, metrics)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
 from unittest import mock
 
 import hikari
 import pytest
 
 from castbot_hikari.apply import render
-from castbot_hikari.apply.followups import TOKEN_LIFE_MS, token_expiry_ms
+from castbot_hikari.apply.followups import TOKEN_LIFE_MS, FollowupSender, InteractionAcks, token_expiry_ms
 from castbot_hikari.apply.model import Click
 from castbot_hikari.apply.service import ApplicationService
 from castbot_hikari.core.ids import snowflake_time_ms
@@ -38,17 +37,29 @@ def event(custom_id: str, *, guild: int | None = GUILD, member: bool = True) -> 
         )
     else:
         inter.member = None
-    inter.create_initial_response = mock.AsyncMock()
+    inter.create_initial_response = mock.AsyncMock()  # the defer, sent through InteractionAcks
+    inter.reply_ephemeral = mock.AsyncMock()
     ev = mock.Mock(spec=hikari.ComponentInteractionCreateEvent)
     ev.interaction = inter
     return ev, inter
 
 
+def make_acks(inter: mock.Mock) -> mock.Mock:
+    """The ack client, recording into the interaction's own mock so tests read one order of events."""
+    acks = mock.Mock(spec=InteractionAcks)
+    acks.defer_ephemeral = inter.create_initial_response
+    acks.reply_ephemeral = inter.reply_ephemeral
+    return acks
+
+
 async def run(ev: mock.Mock, service: mock.Mock, clock: FakeClock | None = None) -> None:
-    followups = mock.Mock()
-    # The listener is typed as lightbulb's one-argument listener; DI parameters can be passed explicitly.
-    listener = cast("Any", apply.on_apply_click)
-    await listener(ev, service=service, followups=followups, clock=clock or FakeClock())
+    listener = apply.apply_listener(
+        service=service,
+        followups=mock.Mock(spec=FollowupSender),
+        acks=make_acks(ev.interaction),
+        clock=clock or FakeClock(),
+    )
+    await listener(ev)
 
 
 @pytest.mark.asyncio
@@ -67,9 +78,7 @@ async def test_defer_comes_first_then_the_service_gets_plain_values() -> None:
     service.handle_click = mock.AsyncMock(side_effect=recorder("service"))
     await run(ev, service)
     assert order == ["defer", "service"]
-    assert inter.create_initial_response.await_args == mock.call(
-        hikari.ResponseType.DEFERRED_MESSAGE_CREATE, flags=hikari.MessageFlag.EPHEMERAL
-    )
+    assert inter.create_initial_response.await_args == mock.call(inter)
     click: Click = service.handle_click.await_args.args[0]
     assert (click.key.guild_id, click.key.user_id, click.key.config_id) == (GUILD, USER, CONFIG)
     assert click.applicant.display_name == "Kevin A"  # from the payload, never the cache
@@ -100,9 +109,8 @@ async def test_click_outside_a_server_gets_a_clear_message(guild: int | None, me
     ev, inter = event(f"apply_{CONFIG}", guild=guild, member=member)
     service = mock.Mock(spec=ApplicationService)
     await run(ev, service)
-    assert inter.create_initial_response.await_args == mock.call(
-        hikari.ResponseType.MESSAGE_CREATE, text, flags=hikari.MessageFlag.EPHEMERAL
-    )
+    assert inter.reply_ephemeral.await_args == mock.call(inter, text)
+    inter.create_initial_response.assert_not_called()
     service.handle_click.assert_not_called()
 
 
@@ -111,6 +119,7 @@ async def test_other_buttons_are_left_alone() -> None:
     ev, inter = event("apps:v1:something")
     await run(ev, mock.Mock(spec=ApplicationService))
     inter.create_initial_response.assert_not_called()
+    inter.reply_ephemeral.assert_not_called()
 
 
 @pytest.mark.asyncio

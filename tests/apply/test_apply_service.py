@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -461,3 +463,34 @@ async def test_at_most_max_concurrent_applies_do_work_at_once(repo: JsonApplicat
     discord.gate.set()
     outcomes = await asyncio.gather(*clicks)
     assert [o.kind for o, _ in outcomes] == [OutcomeKind.CREATED] * 5
+
+
+@pytest.mark.asyncio
+async def test_one_busy_server_never_holds_up_another(data_dir: Path) -> None:
+    """Per-server slots: a server at its limit makes its own clicks wait, never another server's."""
+    write_player_data(
+        data_dir,
+        {
+            str(GUILD): {"applicationConfigs": {CONFIG: castbot_config()}},
+            str(OTHER_GUILD): {"applicationConfigs": {CONFIG: castbot_config()}},
+        },
+    )
+
+    async def inline(func: Callable[[Any], Any], payload: Any, /) -> Any:
+        return func(payload)  # saves complete within the tick: the test counts ticks, not time
+
+    repo = JsonApplicationRepository.open(data_dir, fsync=False, offload=inline)
+    discord = FakeDiscordOps()
+    discord.gate = asyncio.Event()  # channel creation holds until released
+    service = make_stack(repo, discord, max_concurrent=100, max_per_server=2).service
+    busy = [asyncio.create_task(click(service, ApplyKey(GUILD, UserId(30_000 + n), CONFIG))) for n in range(5)]
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert discord.create_attempts == 2  # the busy server's other three wait
+    other = asyncio.create_task(click(service, ApplyKey(OTHER_GUILD, UserId(40_000), CONFIG)))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert discord.create_attempts == 3  # the other server went straight in
+    discord.gate.set()
+    outcomes = await asyncio.gather(*busy, other)
+    assert all(outcome.kind is OutcomeKind.CREATED for outcome, _ in outcomes)

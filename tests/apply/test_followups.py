@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import hikari
 import pytest
 
-from castbot_hikari.apply.followups import TOKEN_LIFE_MS, FollowupSender, token_deadline, token_expiry_ms
+from castbot_hikari.apply.followups import (
+    TOKEN_LIFE_MS,
+    FollowupSender,
+    InteractionAcks,
+    token_deadline,
+    token_expiry_ms,
+)
 from castbot_hikari.core.metrics import InMemoryMetrics
 from tests.apply.fakes import FakeClock, SleepRecorder
 
@@ -123,3 +131,19 @@ def test_token_life_ignores_a_skewed_wall_clock() -> None:
     """With the local clock 14.5 minutes ahead of Discord, results are still delivered for ~14 minutes."""
     received_wall_ms = 1_790_000_000_000
     assert token_expiry_ms(received_wall_ms) - received_wall_ms > 14 * 60 * 1000
+
+
+@pytest.mark.asyncio
+async def test_an_ack_answered_already_acknowledged_counts_as_done() -> None:
+    """hikari retried a callback Discord had taken (answered 5xx): the retry's 40060 is not a failure."""
+    rest = mock.Mock(spec=hikari.api.RESTClient)
+    rest.create_interaction_response = mock.AsyncMock(
+        side_effect=hikari.BadRequestError(url="u", headers={}, raw_body="", message="already acknowledged", code=40060)
+    )
+    inter = mock.Mock(spec=hikari.ComponentInteraction, token="t")
+    await InteractionAcks(rest).defer_ephemeral(inter)  # no exception
+    rest.create_interaction_response.side_effect = hikari.NotFoundError(
+        url="u", headers={}, raw_body="", message="Unknown interaction", code=10062
+    )
+    with pytest.raises(hikari.NotFoundError):
+        await InteractionAcks(rest).defer_ephemeral(inter)

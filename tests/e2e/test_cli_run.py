@@ -151,5 +151,7 @@ async def test_a_failed_defer_never_puts_the_interaction_token_in_the_logs(
             await stop(proc)
         assert proc.stdout is not None
         logs = (await proc.stdout.read()).decode()
-        assert "defer failed" in logs
+        # A 503 fails the defer (hikari's retries meet Discord's 503 again); a 40060 means an earlier
+        # attempt was taken, so the bot goes on as acknowledged. Either way no token reaches the output.
+        assert ("defer failed" in logs) == (status == 503)
         assert inter.token not in logs

@@ -1,0 +1,76 @@
+"""hikari 2.6.0's REST bucket throttle spins without awaiting while an exhausted bucket is out of sync."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+from hikari.impl import buckets, rate_limits
+from hikari.internal import routes
+from hikari.internal import time as hikari_time
+
+from castbot_hikari.discord import hikari_fixes
+
+PERIOD = 0.5
+
+
+@pytest.fixture
+def original_throttle() -> Iterator[None]:
+    """Run a test against hikari as shipped, then put the fix back as the process had it."""
+    fixed = rate_limits.WindowedBurstRateLimiter.throttle
+    rate_limits.WindowedBurstRateLimiter.throttle = hikari_fixes.ORIGINAL_THROTTLE
+    try:
+        yield
+    finally:
+        rate_limits.WindowedBurstRateLimiter.throttle = fixed
+
+
+async def longest_stall_while_a_request_waits() -> float:
+    """Queue a request on an exhausted, out-of-sync bucket and measure the longest gap of a 1 ms ticker."""
+    route = routes.POST_CHANNEL_MESSAGES.compile(channel=123)
+    bucket = buckets.RESTBucket("b", route, rate_limits.ManualRateLimiter(), max_rate_limit=300.0)
+    now = hikari_time.time()
+    bucket.limit, bucket.period, bucket.remaining = 1, PERIOD, 0
+    bucket.move_at = now - 0.001  # the window is due to move...
+    bucket._out_of_sync = True  # ...but hikari waits for Discord's headers first  # pyright: ignore[reportPrivateUsage]
+    bucket._is_unknown = False  # pyright: ignore[reportPrivateUsage]
+    waiting: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    bucket.queue.append(waiting)
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not waiting.done():
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticks = asyncio.create_task(ticker())
+    await asyncio.sleep(0)  # the ticker is waiting on the loop
+    bucket.throttle_task = asyncio.create_task(bucket.throttle())
+    await asyncio.wait_for(waiting, timeout=10 * PERIOD)
+    await ticks
+    return max(gaps)
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("original_throttle")
+async def test_hikari_as_shipped_holds_the_loop_for_a_bucket_period() -> None:
+    """The defect the fix is for: nothing else runs until a whole period has passed."""
+    assert await longest_stall_while_a_request_waits() >= PERIOD * 0.9
+
+
+@pytest.mark.asyncio
+async def test_with_the_fix_the_loop_keeps_running_while_the_bucket_waits() -> None:
+    assert hikari_fixes.apply()
+    stall = await longest_stall_while_a_request_waits()
+    assert stall < PERIOD / 2  # it waits by sleeping, so other work (acks) runs meanwhile
+
+
+def test_the_fix_applies_only_to_the_known_hikari() -> None:
+    assert hikari_fixes.source_digest() == hikari_fixes._KNOWN_THROTTLE_SHA256  # pyright: ignore[reportPrivateUsage]
+    assert hikari_fixes.apply()
+    assert hikari_fixes.apply()  # idempotent
