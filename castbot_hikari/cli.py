@@ -114,7 +114,7 @@ def run_bot() -> int:
         settings = Settings.from_env()
     except SettingsError as exc:
         return fail(str(exc))
-    configure_logging(settings.log_level_number, secrets=[settings.token])
+    configure_logging(settings.log_level_number, secrets=[settings.token], json_lines=settings.ops.log_format == "json")
     from castbot_hikari.app import build_app  # noqa: PLC0415
     from castbot_hikari.apply.store import JsonApplicationRepository  # noqa: PLC0415 - after settings
 
@@ -132,7 +132,12 @@ def run_bot() -> int:
         return int(ExitCode.INTERRUPTED)
     app = build_app(settings, repository)
     try:
-        app.bot.run(check_for_updates=False, close_loop=True)
+        app.bot.run(
+            check_for_updates=False,
+            close_loop=True,
+            shard_ids=settings.ops.shard_ids,
+            shard_count=settings.ops.shard_count,
+        )
     except hikari.UnauthorizedError:
         return fail("Discord refused CASTBOT_TOKEN (401 Unauthorized)", ExitCode.TOKEN_REFUSED)
     except hikari.HTTPError as exc:
