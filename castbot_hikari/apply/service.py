@@ -17,10 +17,11 @@ recorded) or leaves state that the next click or the start-up reconciliation can
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Final
 
 from castbot_hikari.apply.alerts import Alerts
@@ -503,6 +504,8 @@ class ApplicationService:
         self._clock = clock
         self._slots = asyncio.Semaphore(max_concurrent)
         self._running = 0
+        self._working = 0
+        self._waiting = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -521,7 +524,7 @@ class ApplicationService:
         self._running += 1
         self._idle.clear()
         try:
-            async with self._slots:
+            async with self._slot():
                 outcome = await self.apply(click.key, click.applicant, responder.show_progress, reply=click.reply)
             delivery = await responder.show_result(outcome)
         finally:
@@ -547,6 +550,25 @@ class ApplicationService:
         if not delivery.delivered:
             await self._keep_undelivered(click.key, outcome, delivery.text, delivery.reason)
         return outcome
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncGenerator[None]:
+        """Hold one of the ``max_concurrent`` slots, counting the applies waiting for one and working."""
+        self._waiting += 1
+        self._metrics.gauge(names.APPLIES_WAITING, self._waiting)
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+            self._metrics.gauge(names.APPLIES_WAITING, self._waiting)
+        self._working += 1
+        self._metrics.gauge(names.APPLIES_RUNNING, self._working)
+        try:
+            yield
+        finally:
+            self._working -= 1
+            self._metrics.gauge(names.APPLIES_RUNNING, self._working)
+            self._slots.release()
 
     async def apply(
         self, key: ApplyKey, applicant: Applicant, progress: Steps = no_progress, *, reply: ReplyHandle | None = None
