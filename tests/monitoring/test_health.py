@@ -58,7 +58,7 @@ async def test_a_probe_that_raises_or_hangs_means_not_ready(monkeypatch: pytest.
     monkeypatch.setattr(health_module, "PROBE_SECONDS", 0.01)
 
     async def raises() -> bool:
-        raise OSError("gone")
+        raise RuntimeError("the database said no")
 
     async def hangs() -> bool:
         await asyncio.Event().wait()
