@@ -12,7 +12,7 @@ import asyncio
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +117,7 @@ async def bot_processes(
     halves: Sequence[tuple[int, ...]],
     *,
     shard_count: int = SHARDS,
-) -> AsyncIterator[list[BotProcess]]:
+) -> AsyncGenerator[list[BotProcess]]:
     """Start one ``run`` per shard set, each on the data folder of its guilds; stop them all at the end."""
     bots: list[BotProcess] = []
     readers: list[asyncio.Task[None]] = []
