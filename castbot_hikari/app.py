@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import hikari
@@ -23,8 +24,9 @@ from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.core.clock import Clock, SystemClock
 from castbot_hikari.core.ids import UserId
 from castbot_hikari.core.locks import KeyedLocks
-from castbot_hikari.core.metrics import InMemoryMetrics
 from castbot_hikari.discord import hikari_fixes
+from castbot_hikari.monitoring.prometheus import PrometheusMetrics
+from castbot_hikari.monitoring.wiring import Monitoring
 from castbot_hikari.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,8 @@ class App:
     repository: JsonApplicationRepository
     service: ApplicationService
     recovery: Recovery
-    metrics: InMemoryMetrics
+    metrics: PrometheusMetrics
+    monitoring: Monitoring
 
 
 def process_owner() -> str:
@@ -62,6 +65,15 @@ async def _reconcile(recovery: Recovery) -> object:
     if results:
         logger.info("start-up reconciliation finished %d interrupted applies", len(results))
     return results
+
+
+def json_store_probe(repository: JsonApplicationRepository) -> Callable[[], Awaitable[bool]]:
+    """Return the readiness probe of the JSON store: its data file is still there (not moved or unmounted)."""
+
+    async def probe() -> bool:
+        return repository.document.files.path.is_file()
+
+    return probe
 
 
 def once_client(
@@ -136,7 +148,11 @@ def build_app(
     client = lightbulb.client_from_app(bot)
     once = once_client(bot, settings, http_settings)
     acks = acks_client(bot, settings, http_settings)
-    metrics = InMemoryMetrics()
+    monitoring = Monitoring(
+        bot.shards, json_store_probe(repository), host=settings.ops.metrics_host, port=settings.ops.metrics_port
+    )
+    metrics = monitoring.metrics
+    repository.measure_saves(metrics)
     bot_user_id = UserId(settings.bot_user_id)
     guild_settings = JsonGuildSettings(repository.document)
     alerts = Alerts(repository, HikariNotifier(bot.rest, guild_settings, clock), clock)
@@ -181,16 +197,19 @@ def build_app(
     async def on_starting(_: hikari.StartingEvent) -> None:
         once.start()
         acks.start()
+        await monitoring.starting(bot.rest, once, acks)
         await client.load_extensions(*EXTENSIONS)
         await client.start()
 
     async def on_started(_: hikari.StartedEvent) -> None:
+        monitoring.started()
         # Finish what a previous process left unfinished, without delaying start-up.
         task: asyncio.Task[object] = asyncio.create_task(_reconcile(recovery), name="castbot-reconcile")
         background.add(task)
         task.add_done_callback(background.discard)
 
     async def on_stopping(_: hikari.StoppingEvent) -> None:
+        monitoring.stopping()
         drained = await service.drain(DRAIN_SECONDS)
         if not drained:
             logger.warning("stopping with applies still running; start-up will finish them")
@@ -198,8 +217,9 @@ def build_app(
         await once.close()
         await acks.close()
         await repository.close()
+        await monitoring.stopped()
 
     bot.subscribe(hikari.StartingEvent, on_starting)
     bot.subscribe(hikari.StartedEvent, on_started)
     bot.subscribe(hikari.StoppingEvent, on_stopping)
-    return App(bot, client, repository, service, recovery, metrics)
+    return App(bot, client, repository, service, recovery, metrics, monitoring)

@@ -17,7 +17,7 @@ import platform
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import hikari
 
@@ -28,6 +28,9 @@ from castbot_hikari.core.errors import CorruptDataError
 from castbot_hikari.core.wording import plural
 from castbot_hikari.logs import configure_logging
 from castbot_hikari.settings import VARIABLES, Settings, SettingsError, configured_data_dir
+
+if TYPE_CHECKING:
+    from castbot_hikari.app import App  # imported for real only by `run`, after the settings
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +117,7 @@ def run_bot() -> int:
         settings = Settings.from_env()
     except SettingsError as exc:
         return fail(str(exc))
-    configure_logging(settings.log_level_number, secrets=[settings.token])
+    configure_logging(settings.log_level_number, secrets=[settings.token], json_lines=settings.ops.log_format == "json")
     from castbot_hikari.app import build_app  # noqa: PLC0415
     from castbot_hikari.apply.store import JsonApplicationRepository  # noqa: PLC0415 - after settings
 
@@ -131,13 +134,35 @@ def run_bot() -> int:
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)
     app = build_app(settings, repository)
+    if (refused := _listen(app, settings)) is not None:
+        return refused
     try:
-        app.bot.run(check_for_updates=False, close_loop=True)
+        app.bot.run(
+            check_for_updates=False,
+            close_loop=True,
+            shard_ids=settings.ops.shard_ids,
+            shard_count=settings.ops.shard_count,
+        )
     except hikari.UnauthorizedError:
         return fail("Discord refused CASTBOT_TOKEN (401 Unauthorized)", ExitCode.TOKEN_REFUSED)
     except hikari.HTTPError as exc:
         return fail(f"could not reach the Discord API at {settings.api_url}: {exc}", ExitCode.DISCORD_UNREACHABLE)
     return int(ExitCode.OK)
+
+
+def _listen(app: App, settings: Settings) -> int | None:
+    """Open the metrics and health port on the loop the bot will run on; an exit code if it cannot be bound."""
+    if settings.ops.metrics_port is None:
+        return None
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # GatewayBot.run takes the current loop: the site stays on it
+    try:
+        loop.run_until_complete(app.monitoring.listen())
+    except OSError as exc:
+        loop.close()
+        where = f"{settings.ops.metrics_host}:{settings.ops.metrics_port}"
+        return fail(f"cannot listen on {where} (CASTBOT_METRICS_HOST/PORT): {exc.strerror or exc}")
+    return None
 
 
 def init_data(data_dir: Path | None) -> int:

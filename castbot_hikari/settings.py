@@ -16,6 +16,7 @@ from dotenv import dotenv_values
 
 DISCORD_API_URL: Final = "https://discord.com/api/v10"
 LOG_LEVELS: Final = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LOG_FORMATS: Final = ("text", "json")
 
 
 VARIABLES: Final = (
@@ -27,6 +28,11 @@ VARIABLES: Final = (
     ("CASTBOT_MAX_CONCURRENT_APPLIES", "200", "applies doing their work at once (more clicks wait their turn)"),
     ("CASTBOT_MAX_CONCURRENT_APPLIES_PER_SERVER", "10", "applies doing their work at once in one server"),
     ("CASTBOT_CREATE_CONFIRM_WINDOW", "60", "seconds an unconfirmed channel creation may still land"),
+    ("CASTBOT_SHARD_IDS", "(all)", "the shards this process runs, e.g. 0-3 or 0,2 (needs CASTBOT_SHARD_COUNT)"),
+    ("CASTBOT_SHARD_COUNT", "(Discord's)", "shards of the whole bot, all processes together"),
+    ("CASTBOT_METRICS_PORT", "(off)", "port of /metrics, /livez and /readyz (0: any free port)"),
+    ("CASTBOT_METRICS_HOST", "127.0.0.1", "address the metrics and health endpoints listen on"),
+    ("CASTBOT_LOG_FORMAT", "text", "text (one line per record) or json (one JSON object per line)"),
 )
 """Every setting ``Settings.from_env`` reads: (name, default, meaning), for ``run --help``."""
 
@@ -100,6 +106,78 @@ def configured_data_dir(environ: Mapping[str, str] | None = None, env_file: Path
     return data_dir_of(environment(environ, env_file))
 
 
+def _shard_ids(raw: str) -> tuple[int, ...]:
+    """Parse ``0-3``, ``0,2`` or ``0-1,5`` into sorted, distinct shard ids."""
+    ids: set[int] = set()
+    for part in raw.split(","):
+        low, dash, high = part.strip().partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise SettingsError(f"CASTBOT_SHARD_IDS must list shard numbers such as 0-3 or 0,2, got {raw!r}") from None
+        if first < 0 or last < first:
+            raise SettingsError(f"CASTBOT_SHARD_IDS has a bad range {part.strip()!r} in {raw!r}")
+        ids.update(range(first, last + 1))
+    return tuple(sorted(ids))
+
+
+def _port(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"CASTBOT_METRICS_PORT must be a port number (0-65535), got {raw!r}") from None
+    if not 0 <= value <= 65535:
+        raise SettingsError(f"CASTBOT_METRICS_PORT must be between 0 and 65535, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class OpsSettings:
+    """How the bot runs at scale: its shards, the metrics and health endpoint, the log format.
+
+    Attributes:
+        shard_ids: The shards this process runs (``None``: every shard of ``shard_count``).
+        shard_count: Shards of the whole bot (``None``: the count Discord recommends in ``GET /gateway/bot``).
+        metrics_host: Address of the metrics and health endpoint.
+        metrics_port: Its port; ``None`` switches it off, ``0`` takes any free port (the log says which).
+        log_format: ``text`` or ``json``.
+    """
+
+    shard_ids: tuple[int, ...] | None = None
+    shard_count: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    log_format: str = "text"
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str]) -> OpsSettings:
+        """Read the ``CASTBOT_SHARD_*``, ``CASTBOT_METRICS_*`` and ``CASTBOT_LOG_FORMAT`` settings.
+
+        Raises:
+            SettingsError: A setting is malformed, or the shards do not fit together.
+        """
+        raw_ids = values.get("CASTBOT_SHARD_IDS", "").strip()
+        raw_count = values.get("CASTBOT_SHARD_COUNT", "").strip()
+        ids = _shard_ids(raw_ids) if raw_ids else None
+        count = _positive_int("CASTBOT_SHARD_COUNT", raw_count) if raw_count else None
+        if ids is not None and count is None:
+            raise SettingsError(
+                "CASTBOT_SHARD_IDS needs CASTBOT_SHARD_COUNT: the number of shards of all processes together"
+            )
+        if ids is not None and count is not None and ids[-1] >= count:
+            raise SettingsError(
+                f"CASTBOT_SHARD_IDS has shard {ids[-1]}, but shards go 0-{count - 1} (CASTBOT_SHARD_COUNT)"
+            )
+        host = values.get("CASTBOT_METRICS_HOST", "").strip() or "127.0.0.1"
+        if any(c.isspace() or c in "/[]" for c in host):
+            raise SettingsError(f"CASTBOT_METRICS_HOST must be an address such as 127.0.0.1, got {host!r}")
+        raw_port = values.get("CASTBOT_METRICS_PORT", "").strip()
+        log_format = values.get("CASTBOT_LOG_FORMAT", "").strip().lower() or "text"
+        if log_format not in LOG_FORMATS:
+            raise SettingsError(f"CASTBOT_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+        return cls(ids, count, host, _port(raw_port) if raw_port else None, log_format)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The bot's configuration.
@@ -114,6 +192,7 @@ class Settings:
         max_concurrent_applies_per_server: Applies that do their work at once in one server.
         create_confirm_window: Seconds during which a channel creation Discord did not confirm (a 5xx, a
             timeout) may still appear: nothing is created again, and no reservation released, before it ends.
+        ops: Shards, the metrics and health endpoint, the log format.
     """
 
     token: str = field(repr=False)
@@ -124,6 +203,7 @@ class Settings:
     max_concurrent_applies: int = 200
     max_concurrent_applies_per_server: int = 10
     create_confirm_window: float = 60.0
+    ops: OpsSettings = OpsSettings()
 
     @property
     def bot_user_id(self) -> int:
@@ -166,6 +246,7 @@ class Settings:
                 "CASTBOT_MAX_CONCURRENT_APPLIES_PER_SERVER",
                 values.get("CASTBOT_MAX_CONCURRENT_APPLIES_PER_SERVER", "10"),
             ),
+            ops=OpsSettings.from_values(values),
         )
 
     @property

@@ -45,8 +45,10 @@ def test_the_exit_code_table_is_the_code() -> None:
 
 def test_every_setting_is_documented() -> None:
     table = section("Configuration")
+    example = (ROOT / ".env.example").read_text()
     for name, _, _ in VARIABLES:
         assert f"| `{name}` |" in table
+        assert f"\n{name}=" in example
 
 
 @pytest.mark.parametrize(
@@ -70,6 +72,8 @@ def test_every_setting_is_documented() -> None:
         "the changes saved since the last snapshot are in",
         "the data file or its journal is gone",
         "PROBLEMS FOUND:",
+        "(CASTBOT_METRICS_HOST/PORT)",
+        "CASTBOT_SHARD_IDS needs CASTBOT_SHARD_COUNT",
     ],
 )
 def test_each_troubleshooting_message_is_one_the_code_prints(message: str) -> None:

@@ -6,6 +6,7 @@ import io
 import logging
 from collections.abc import Callable
 
+import orjson
 import pytest
 
 from castbot_hikari.logs import RedactSecrets, configure_logging, redact
@@ -69,3 +70,34 @@ def test_configure_logging_redacts_every_line_the_process_writes(capsys: pytest.
     assert TOKEN not in err
     assert "MTIz.bot.token-secret" not in err
     assert err.count("<redacted>") == 2
+
+
+def test_json_lines_parse_carry_the_text_fields_and_no_token(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    try:
+        configure_logging(logging.INFO, secrets=["MTIz.bot.token-secret"], json_lines=True)
+        logging.getLogger("castbot_hikari.apply.service").info("apply guild=%s outcome=%s", 12, "created")
+        logging.getLogger("hikari.rest").warning("Received status 503 for %s with MTIz.bot.token-secret", URL)
+        try:
+            raise RuntimeError(f"request to {URL} failed")
+        except RuntimeError:
+            logging.getLogger("castbot_hikari.app").exception("unexpected")
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers, root.level = saved, level
+    err = capsys.readouterr().err
+    lines = [orjson.loads(line) for line in err.splitlines()]
+    assert [(x["level"], x["logger"]) for x in lines] == [
+        ("INFO", "castbot_hikari.apply.service"),
+        ("WARNING", "hikari.rest"),
+        ("ERROR", "castbot_hikari.app"),
+    ]
+    assert lines[0]["message"] == "apply guild=12 outcome=created"
+    assert lines[0]["time"].endswith("+00:00")
+    assert "exc_info" not in lines[0]
+    assert lines[2]["exc_info"].startswith("Traceback")
+    assert "/interactions/1234567890/<redacted>/callback" in lines[2]["exc_info"]
+    assert TOKEN not in err
+    assert "MTIz.bot.token-secret" not in err

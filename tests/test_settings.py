@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from castbot_hikari.settings import DISCORD_API_URL, Settings, SettingsError, bot_id_from_token
+from castbot_hikari.settings import DISCORD_API_URL, OpsSettings, Settings, SettingsError, bot_id_from_token
 
 BOT_ID = 444444444444444444
 TOKEN = base64.b64encode(str(BOT_ID).encode()).decode().rstrip("=") + ".GabcDe.secretsecretsecret"
@@ -57,3 +57,55 @@ def test_api_url_trailing_slash_is_dropped(tmp_path: Path) -> None:
         {"CASTBOT_TOKEN": TOKEN, "CASTBOT_API_URL": "http://127.0.0.1:9/api/v10/"}, env_file=tmp_path / "none"
     )
     assert settings.api_url == "http://127.0.0.1:9/api/v10"
+
+
+def test_ops_defaults_run_every_shard_without_metrics(tmp_path: Path) -> None:
+    ops = Settings.from_env({"CASTBOT_TOKEN": TOKEN}, env_file=tmp_path / "none").ops
+    assert ops == OpsSettings()
+    assert (ops.shard_ids, ops.shard_count, ops.metrics_port) == (None, None, None)
+    assert (ops.metrics_host, ops.log_format) == ("127.0.0.1", "text")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0-3", (0, 1, 2, 3)), ("0,2", (0, 2)), (" 2 , 0-1 ", (0, 1, 2)), ("3", (3,)), ("1-1,1", (1,))],
+)
+def test_shard_ids_are_ranges_and_lists(tmp_path: Path, raw: str, expected: tuple[int, ...]) -> None:
+    environ = {"CASTBOT_TOKEN": TOKEN, "CASTBOT_SHARD_IDS": raw, "CASTBOT_SHARD_COUNT": "4"}
+    ops = Settings.from_env(environ, env_file=tmp_path / "none").ops
+    assert (ops.shard_ids, ops.shard_count) == (expected, 4)
+
+
+def test_ops_settings_are_read(tmp_path: Path) -> None:
+    environ = {
+        "CASTBOT_TOKEN": TOKEN,
+        "CASTBOT_SHARD_COUNT": "8",
+        "CASTBOT_METRICS_PORT": "9464",
+        "CASTBOT_METRICS_HOST": "0.0.0.0",
+        "CASTBOT_LOG_FORMAT": "JSON",
+    }
+    ops = Settings.from_env(environ, env_file=tmp_path / "none").ops
+    assert ops == OpsSettings(None, 8, "0.0.0.0", 9464, "json")
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"CASTBOT_SHARD_IDS": "0-3"}, "CASTBOT_SHARD_COUNT"),
+        ({"CASTBOT_SHARD_IDS": "a-b", "CASTBOT_SHARD_COUNT": "4"}, "CASTBOT_SHARD_IDS"),
+        ({"CASTBOT_SHARD_IDS": "3-1", "CASTBOT_SHARD_COUNT": "4"}, "CASTBOT_SHARD_IDS"),
+        ({"CASTBOT_SHARD_IDS": "0,,1", "CASTBOT_SHARD_COUNT": "4"}, "CASTBOT_SHARD_IDS"),
+        ({"CASTBOT_SHARD_IDS": "-1", "CASTBOT_SHARD_COUNT": "4"}, "CASTBOT_SHARD_IDS"),
+        ({"CASTBOT_SHARD_IDS": "2-4", "CASTBOT_SHARD_COUNT": "4"}, "CASTBOT_SHARD_IDS"),
+        ({"CASTBOT_SHARD_COUNT": "0"}, "CASTBOT_SHARD_COUNT"),
+        ({"CASTBOT_SHARD_COUNT": "four"}, "CASTBOT_SHARD_COUNT"),
+        ({"CASTBOT_METRICS_PORT": "http"}, "CASTBOT_METRICS_PORT"),
+        ({"CASTBOT_METRICS_PORT": "70000"}, "CASTBOT_METRICS_PORT"),
+        ({"CASTBOT_METRICS_HOST": "http://127.0.0.1"}, "CASTBOT_METRICS_HOST"),
+        ({"CASTBOT_LOG_FORMAT": "xml"}, "CASTBOT_LOG_FORMAT"),
+    ],
+)
+def test_bad_ops_setting_is_one_line_naming_it(tmp_path: Path, extra: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named) as caught:
+        Settings.from_env({"CASTBOT_TOKEN": TOKEN, **extra}, env_file=tmp_path / "none")
+    assert "\n" not in str(caught.value)

@@ -17,10 +17,11 @@ recorded) or leaves state that the next click or the start-up reconciliation can
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Final
 
 from castbot_hikari.apply.alerts import Alerts
@@ -514,6 +515,8 @@ class ApplicationService:
         self._slots = asyncio.Semaphore(max_concurrent)
         self._server_slots = KeyedSemaphores(max_per_server)
         self._running = 0
+        self._working = 0
+        self._waiting = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -532,7 +535,7 @@ class ApplicationService:
         self._running += 1
         self._idle.clear()
         try:
-            async with self._server_slots.hold(click.key.guild_id), self._slots:
+            async with self._slot(click.key.guild_id):
                 outcome = await self.apply(click.key, click.applicant, responder.show_progress, reply=click.reply)
             delivery = await responder.show_result(outcome)
         finally:
@@ -558,6 +561,31 @@ class ApplicationService:
         if not delivery.delivered:
             await self._keep_undelivered(click.key, outcome, delivery.text, delivery.reason)
         return outcome
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, guild_id: GuildId) -> AsyncGenerator[None]:
+        """Hold a slot of the server and one of all servers, counting the applies waiting and working."""
+        self._waiting += 1
+        self._metrics.gauge(names.APPLIES_WAITING, self._waiting)
+        waiting = True
+        try:
+            async with self._server_slots.hold(guild_id):
+                await self._slots.acquire()
+                self._waiting -= 1
+                waiting = False
+                self._metrics.gauge(names.APPLIES_WAITING, self._waiting)
+                self._working += 1
+                self._metrics.gauge(names.APPLIES_RUNNING, self._working)
+                try:
+                    yield
+                finally:
+                    self._working -= 1
+                    self._metrics.gauge(names.APPLIES_RUNNING, self._working)
+                    self._slots.release()
+        finally:
+            if waiting:
+                self._waiting -= 1
+                self._metrics.gauge(names.APPLIES_WAITING, self._waiting)
 
     async def apply(
         self, key: ApplyKey, applicant: Applicant, progress: Steps = no_progress, *, reply: ReplyHandle | None = None

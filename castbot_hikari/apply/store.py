@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,8 +34,10 @@ from castbot_hikari.castbot import document as castbot_doc
 from castbot_hikari.castbot.config import ApplicationConfig, id_str
 from castbot_hikari.castbot.document import APPLICATIONS, CONFIGS, META, as_object
 from castbot_hikari.castbot.journal import JournaledDocument, Offload, Op, del_op, in_thread, set_op
+from castbot_hikari.core import metrics as names
 from castbot_hikari.core.errors import StorageError
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId, parse_snowflake
+from castbot_hikari.core.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 _IDENTITY_FIELDS = ("userId", "channelId", "configId")
@@ -131,6 +133,17 @@ class JsonApplicationRepository:
 
     def __init__(self, document: JournaledDocument) -> None:
         self._doc = document
+        self._metrics: Metrics | None = None
+
+    def measure_saves(self, metrics: Metrics) -> None:
+        """Report how long each durable change takes (``store.save_ms``) to ``metrics``."""
+        self._metrics = metrics
+
+    async def _save(self, ops: Sequence[Op]) -> None:
+        started = time.perf_counter()
+        await self._doc.change(ops)
+        if self._metrics is not None:
+            self._metrics.observe(names.STORE_SAVE_MS, (time.perf_counter() - started) * 1000)
 
     @classmethod
     def open(
@@ -250,7 +263,7 @@ class JsonApplicationRepository:
             }
         if reply is not None:  # lets a restart still answer the applicant while the token lives
             entry["reply"] = _reply_to_json(reply)
-        await self._doc.change([set_op(META, "pending", _key_str(key), value=entry)])
+        await self._save([set_op(META, "pending", _key_str(key), value=entry)])
         return Won(held)
 
     async def _update_pending(self, key: ApplyKey, fields: dict[str, object]) -> None:
@@ -258,7 +271,7 @@ class JsonApplicationRepository:
         if self._pending(key) is None:
             raise StorageError(f"the reservation of {_key_str(key)} is gone")
         path = (META, "pending", _key_str(key))
-        await self._doc.change([set_op(*path, name, value=value) for name, value in fields.items()])
+        await self._save([set_op(*path, name, value=value) for name, value in fields.items()])
 
     async def mark_creating(self, key: ApplyKey, attempt_ms: int) -> None:
         """Record that a channel creation is about to be sent (it may land even if no answer comes)."""
@@ -278,11 +291,11 @@ class JsonApplicationRepository:
         record = set_op(
             str(application.guild_id), APPLICATIONS, str(application.channel_id), value=application.to_castbot()
         )
-        await self._doc.change([record, del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
+        await self._save([record, del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
 
     async def release(self, key: ApplyKey, *, notice: OutboxItem | None = None) -> None:
         """Drop a reservation (and queue ``notice``) in one journal entry."""
-        await self._doc.change([del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
+        await self._save([del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
 
     async def list_outbox(self) -> list[OutboxItem]:
         """Return admin notices (and late replies) not sent yet, oldest first."""
@@ -292,11 +305,11 @@ class JsonApplicationRepository:
 
     async def drop_notice(self, notice_id: str) -> None:
         """Remove a sent notice."""
-        await self._doc.change([del_op(META, "outbox", notice_id)])
+        await self._save([del_op(META, "outbox", notice_id)])
 
     async def remove_application(self, guild_id: GuildId, channel_id: ChannelId) -> None:
         """Forget an application whose channel no longer exists."""
-        await self._doc.change([del_op(str(guild_id), APPLICATIONS, str(channel_id))])
+        await self._save([del_op(str(guild_id), APPLICATIONS, str(channel_id))])
 
     async def record_undelivered(self, item: Undelivered) -> None:
         """Keep a result the applicant never saw."""
@@ -309,7 +322,7 @@ class JsonApplicationRepository:
             "at": item.at_ms,
             "reason": item.reason,
         }
-        await self._doc.change([set_op(META, "undelivered", item.reference, value=value)])
+        await self._save([set_op(META, "undelivered", item.reference, value=value)])
 
     async def list_undelivered(self, guild_id: GuildId | None = None) -> list[Undelivered]:
         """Return kept undelivered results, oldest first."""

@@ -8,12 +8,14 @@ import pytest
 
 from castbot_hikari.admin import render as admin_render
 from castbot_hikari.admin.model import Reason, Refusal
+from castbot_hikari.admin.ports import MetricsReader
 from castbot_hikari.admin.reports import AdminReports, PendingRetrier, RetryRun
 from castbot_hikari.admin.store import JsonConfigRepository
 from castbot_hikari.apply.model import ApplyKey, ApplyOutcome, Failure, Pending, PendingState, Undelivered
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.core.ids import ChannelId, GuildId, UserId
 from castbot_hikari.core.metrics import InMemoryMetrics
+from castbot_hikari.monitoring.prometheus import PrometheusMetrics
 from tests.admin.fakes import FakePendingApplies
 from tests.apply.fakes import CONFIG, GUILD, OTHER_GUILD, FakeClock, SleepRecorder
 
@@ -31,7 +33,7 @@ def pending(user: int, guild: GuildId = GUILD, channel: int | None = None) -> Pe
     )
 
 
-def reports_over(repo: JsonApplicationRepository, metrics: InMemoryMetrics, work: FakePendingApplies) -> AdminReports:
+def reports_over(repo: JsonApplicationRepository, metrics: MetricsReader, work: FakePendingApplies) -> AdminReports:
     return AdminReports(JsonConfigRepository(repo.document), metrics, work, repo, started_at_ms=1_790_000_000_000)
 
 
@@ -78,6 +80,22 @@ async def test_stats_count_what_happened_since_start_and_totals_from_the_file(re
     assert "Applications: 3" in text
     assert "Since start" in text
     assert "In total" in text
+
+
+async def test_stats_read_the_prometheus_registry(repo: JsonApplicationRepository) -> None:
+    """What the bot runs with: /apps stats reads the registry that /metrics serves."""
+    metrics = PrometheusMetrics(process=False)
+    for name, value in {"apply.clicks": 5, "apply.created": 3, "apply.rejected.in_progress": 2}.items():
+        metrics.incr(name, value)
+    metrics.incr("followup.given_up")
+    for ms in (2.0, 3.0, 50.0):
+        metrics.observe("apply.ack_ms", ms)
+    since = (await reports_over(repo, metrics, FakePendingApplies([])).stats(GUILD)).since_start
+    assert (since.clicks, since.created, since.duplicates_prevented, since.given_up) == (5, 3, 2, 1)
+    assert since.rejected == {"in_progress": 2}
+    assert since.ack.count == 3
+    assert 2.0 <= since.ack.p50 <= 5.0
+    assert 20.0 <= since.ack.p99 <= 50.0
 
 
 async def test_stats_without_any_data_say_so(repo: JsonApplicationRepository) -> None:

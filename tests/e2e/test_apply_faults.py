@@ -70,8 +70,8 @@ async def test_result_edit_5xx_is_retried_until_delivered(world: World) -> None:
     await inter.wait_until(final, timeout=TIMEOUT)
     created_channel(inter)
     assert len(rule.hits) == 2
-    assert world.app.metrics.counters["followup.retry"] == 2
-    assert world.app.metrics.counters["followup.delivered"] == 1
+    assert world.app.metrics.snapshot()["followup.retry"] == 2
+    assert world.app.metrics.snapshot()["followup.delivered"] == 1
 
 
 @pytest.mark.asyncio
@@ -82,7 +82,7 @@ async def test_429_on_channel_create_is_waited_out(world: World) -> None:
     channel = created_channel(inter)
     assert len(rule.hits) == 1
     assert str(channel) in world.applications()
-    assert world.app.metrics.counters.get("apply.failed.discord_unavailable", 0) == 0
+    assert world.app.metrics.snapshot().get("apply.failed.discord_unavailable", 0) == 0
 
 
 @pytest.mark.asyncio
