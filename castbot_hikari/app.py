@@ -24,6 +24,7 @@ from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.core.clock import Clock, SystemClock
 from castbot_hikari.core.ids import UserId
 from castbot_hikari.core.locks import KeyedLocks
+from castbot_hikari.core.pacing import Pacer
 from castbot_hikari.discord import hikari_fixes
 from castbot_hikari.monitoring.prometheus import PrometheusMetrics
 from castbot_hikari.monitoring.wiring import Monitoring
@@ -158,7 +159,13 @@ def build_app(
     alerts = Alerts(repository, HikariNotifier(bot.rest, guild_settings, clock), clock)
     timeline = ApplyTimeline(
         repository,
-        HikariDiscordOps(bot.rest, bot_user_id, bot.cache, once=once),
+        HikariDiscordOps(
+            bot.rest,
+            bot_user_id,
+            bot.cache,
+            once=once,
+            pace=Pacer(settings.global_rate, int(settings.global_rate)).wait,
+        ),
         alerts=alerts,
         locks=KeyedLocks(),
         metrics=metrics,

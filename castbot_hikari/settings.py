@@ -28,6 +28,7 @@ VARIABLES: Final = (
     ("CASTBOT_MAX_CONCURRENT_APPLIES", "200", "applies doing their work at once (more clicks wait their turn)"),
     ("CASTBOT_MAX_CONCURRENT_APPLIES_PER_SERVER", "10", "applies doing their work at once in one server"),
     ("CASTBOT_CREATE_CONFIRM_WINDOW", "60", "seconds an unconfirmed channel creation may still land"),
+    ("CASTBOT_GLOBAL_RATE", "45", "REST requests per second this process sends at most (Discord allows 50 per bot)"),
     ("CASTBOT_SHARD_IDS", "(all)", "the shards this process runs, e.g. 0-3 or 0,2 (needs CASTBOT_SHARD_COUNT)"),
     ("CASTBOT_SHARD_COUNT", "(Discord's)", "shards of the whole bot, all processes together"),
     ("CASTBOT_METRICS_PORT", "(off)", "port of /metrics, /livez and /readyz (0: any free port)"),
@@ -192,6 +193,8 @@ class Settings:
         max_concurrent_applies_per_server: Applies that do their work at once in one server.
         create_confirm_window: Seconds during which a channel creation Discord did not confirm (a 5xx, a
             timeout) may still appear: nothing is created again, and no reservation released, before it ends.
+        global_rate: REST requests per second (outside interaction callbacks and webhooks) the apply flow
+            sends at most; Discord allows a bot 50 in all.
         ops: Shards, the metrics and health endpoint, the log format.
     """
 
@@ -203,6 +206,7 @@ class Settings:
     max_concurrent_applies: int = 200
     max_concurrent_applies_per_server: int = 10
     create_confirm_window: float = 60.0
+    global_rate: float = 45.0
     ops: OpsSettings = OpsSettings()
 
     @property
@@ -236,6 +240,7 @@ class Settings:
             data_dir=data_dir_of(values),
             log_level=level,
             apply_timeout=_positive_float("CASTBOT_APPLY_TIMEOUT", values.get("CASTBOT_APPLY_TIMEOUT", "600")),
+            global_rate=_positive_float("CASTBOT_GLOBAL_RATE", values.get("CASTBOT_GLOBAL_RATE", "45")),
             create_confirm_window=_positive_float(
                 "CASTBOT_CREATE_CONFIRM_WINDOW", values.get("CASTBOT_CREATE_CONFIRM_WINDOW", "60")
             ),

@@ -1,4 +1,6 @@
-"""A fix for hikari 2.6.0's REST rate limiter, which can hold the event loop for a whole bucket period.
+"""Two fixes for hikari 2.6.0's REST rate limiting, found by the click-storm benchmark.
+
+1. The throttle can hold the event loop for a whole bucket period.
 
 ``WindowedBurstRateLimiter.throttle`` loops while requests wait for a bucket: it sleeps until the window
 moves, then releases what the window allows. ``RESTBucket.move_window`` refuses to move an exhausted
@@ -10,9 +12,19 @@ benchmark: 11-46% of the bot's samples, ack p99 up to 805 ms). hikari 2.7.0 has 
 hikari-lightbulb 3.2.6 pins ``hikari~=2.6.0``.
 
 ``apply()`` replaces ``throttle`` by the same loop with one change: when nothing can be released and no
-sleep is due, it yields for ``RESYNC_POLL_S`` so the loop keeps serving while the bucket waits. Applied by
-the composition root (never at import), idempotent, and checked against the installed hikari: a hikari
-whose ``throttle`` no longer has the known shape is left alone, with a warning.
+sleep is due, it yields for ``RESYNC_POLL_S`` so the loop keeps serving while the bucket waits.
+
+2. A route's first burst runs one request at a time. Until a bucket is known, hikari files a request under
+an "unknown" bucket keyed by the route's template only, so the first requests for *every* guild, channel
+or interaction token on that route share one bucket object with one request in flight, and those already
+queued are then counted against whichever resource answered first. Every new application channel's first
+message and every new interaction token's first edit is such a first request: in a click storm the
+welcomes went one by one. ``apply()`` keys unknown buckets by the route *and its major parameters*, as
+Discord keys real ones, so first requests for different resources go in parallel (each still alone on its
+own bucket until Discord's headers describe it).
+
+Applied by the composition root (never at import), idempotent, and checked against the installed hikari:
+code that no longer has the known shape is left alone, with a warning.
 """
 
 from __future__ import annotations
@@ -23,8 +35,8 @@ import inspect
 import logging
 from typing import Final
 
-from hikari.impl import rate_limits
-from hikari.internal import time
+from hikari.impl import buckets, rate_limits
+from hikari.internal import routes, time
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +44,19 @@ RESYNC_POLL_S: Final = 0.01
 _KNOWN_THROTTLE_SHA256: Final = "251866f5644c75ee71049acc7533cbfed1492c44fed108bc8af14d07e51e5028"
 """SHA-256 of hikari 2.6.0's ``WindowedBurstRateLimiter.throttle`` source (checked before replacing it)."""
 ORIGINAL_THROTTLE: Final = rate_limits.WindowedBurstRateLimiter.throttle
+
+
+_KNOWN_UNKNOWN_HASH_SHA256: Final = "86307aa0375b927a41454d5a0c42919f176b6563be76af0f943054638d050b43"
+"""SHA-256 of hikari 2.6.0's ``buckets._create_unknown_hash`` source (checked before replacing it)."""
+ORIGINAL_UNKNOWN_HASH: Final = buckets._create_unknown_hash  # pyright: ignore[reportPrivateUsage]
+
+
+def _unknown_hash_per_resource(route: routes.CompiledRoute, authentication_hash: str) -> str:
+    """The unknown-bucket key of a request: the route and its major parameters (guild, channel, webhook)."""
+    return (
+        f"{buckets.UNKNOWN_HASH}{routes.HASH_SEPARATOR}{authentication_hash}{routes.HASH_SEPARATOR}"
+        f"{hash(route.route)!s}{routes.HASH_SEPARATOR}{route.major_param_hash}"
+    )
 
 
 async def _throttle(self: rate_limits.WindowedBurstRateLimiter) -> None:
@@ -49,17 +74,31 @@ async def _throttle(self: rate_limits.WindowedBurstRateLimiter) -> None:
     self.throttle_task = None
 
 
-def source_digest() -> str:
-    """Return the SHA-256 of the installed hikari's original ``throttle`` source."""
-    return hashlib.sha256(inspect.getsource(ORIGINAL_THROTTLE).encode()).hexdigest()
+def source_digest(function: object = ORIGINAL_THROTTLE) -> str:
+    """Return the SHA-256 of the source of one of the installed hikari's original functions."""
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()  # pyright: ignore[reportArgumentType]
 
 
 def apply() -> bool:
-    """Install the fix if the installed hikari has the known ``throttle``; return whether it is in place."""
+    """Install both fixes where the installed hikari has the known code; return whether both are in place."""
+    return _fix_throttle() & _fix_unknown_buckets()
+
+
+def _fix_throttle() -> bool:
     if rate_limits.WindowedBurstRateLimiter.throttle is _throttle:
         return True
-    if source_digest() != _KNOWN_THROTTLE_SHA256:
+    if source_digest(ORIGINAL_THROTTLE) != _KNOWN_THROTTLE_SHA256:
         logger.warning("hikari's rate limiter changed (not 2.6.0's): its busy-wait fix is not applied")
         return False
     rate_limits.WindowedBurstRateLimiter.throttle = _throttle
+    return True
+
+
+def _fix_unknown_buckets() -> bool:
+    if buckets._create_unknown_hash is _unknown_hash_per_resource:  # pyright: ignore[reportPrivateUsage]
+        return True
+    if source_digest(ORIGINAL_UNKNOWN_HASH) != _KNOWN_UNKNOWN_HASH_SHA256:
+        logger.warning("hikari's bucket manager changed (not 2.6.0's): its first-burst fix is not applied")
+        return False
+    buckets._create_unknown_hash = _unknown_hash_per_resource  # pyright: ignore[reportPrivateUsage]
     return True

@@ -6,12 +6,14 @@ import asyncio
 import time
 from collections.abc import Iterator
 
+import hikari
 import pytest
 from hikari.impl import buckets, rate_limits
 from hikari.internal import routes
 from hikari.internal import time as hikari_time
 
 from castbot_hikari.discord import hikari_fixes
+from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed, Latency, RequestRecord
 
 PERIOD = 0.5
 
@@ -74,3 +76,48 @@ def test_the_fix_applies_only_to_the_known_hikari() -> None:
     assert hikari_fixes.source_digest() == hikari_fixes._KNOWN_THROTTLE_SHA256  # pyright: ignore[reportPrivateUsage]
     assert hikari_fixes.apply()
     assert hikari_fixes.apply()  # idempotent
+
+
+# ---- the first burst on a route ----------------------------------------------------------------------
+
+MESSAGES = "POST /channels/{channel_id}/messages"
+
+
+def most_in_flight(records: list[RequestRecord]) -> int:
+    """Return the most requests the emulator was answering at one instant."""
+    edges = sorted([(r.t, 1) for r in records] + [(r.t + r.duration, -1) for r in records])
+    busy = peak = 0
+    for _, step in edges:
+        busy += step
+        peak = max(peak, busy)
+    return peak
+
+
+async def first_burst_overlap(fixed: bool) -> int:
+    """Send one message to each of six new channels at once from a fresh client; return the peak overlap."""
+    async with DiscordEmulator(seed=7) as emu:
+        guild = emu.add_guild(GuildSeed(name="ORG", text_channels=[f"c{n}" for n in range(6)]))
+        emu.latency.set(MESSAGES, Latency.fixed(0.3))
+        original = buckets._create_unknown_hash  # pyright: ignore[reportPrivateUsage]
+        buckets._create_unknown_hash = (  # pyright: ignore[reportPrivateUsage]
+            hikari_fixes._unknown_hash_per_resource if fixed else hikari_fixes.ORIGINAL_UNKNOWN_HASH  # pyright: ignore[reportPrivateUsage]
+        )
+        app = hikari.RESTApp(url=emu.rest_url)
+        await app.start()
+        try:
+            async with app.acquire(emu.bot_token, hikari.TokenType.BOT) as rest:
+                await asyncio.gather(*(rest.create_message(c, "hello") for c in guild.text_channels.values()))
+        finally:
+            await app.close()
+            buckets._create_unknown_hash = original  # pyright: ignore[reportPrivateUsage]
+        return most_in_flight([r for r in emu.requests if r.route_template == "/channels/{channel_id}/messages"])
+
+
+@pytest.mark.asyncio
+async def test_hikari_as_shipped_sends_a_routes_first_burst_one_by_one() -> None:
+    assert await first_burst_overlap(fixed=False) == 1
+
+
+@pytest.mark.asyncio
+async def test_with_the_fix_first_requests_to_different_channels_go_in_parallel() -> None:
+    assert await first_burst_overlap(fixed=True) == 6

@@ -15,8 +15,10 @@ import aiohttp
 import hikari
 import pytest
 import pytest_asyncio
+from hikari.impl import buckets
 from hikari.internal import routes as hikari_routes
 
+from castbot_hikari.discord import hikari_fixes
 from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed, Latency, Overwrite
 from castbot_hikari.testing.emulator import permissions as perms
 from castbot_hikari.testing.emulator.ratelimits import RateLimitTable
@@ -329,9 +331,12 @@ async def test_hikari_logs_no_rate_limit_warning_in_bursts(
 
 @pytest.mark.asyncio
 async def test_hikari_sends_a_cold_routes_first_requests_one_at_a_time(
-    emu: DiscordEmulator, rest: hikari.api.RESTClient
+    emu: DiscordEmulator, rest: hikari.api.RESTClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """hikari files requests of a route it never got an answer for under one "unknown" bucket."""
+    """hikari (as shipped) files requests of a route it never got an answer for under one "unknown" bucket."""
+    # The bot fixes this (castbot_hikari.discord.hikari_fixes) once a bot was built in this process: pin
+    # hikari's own behaviour, which this test documents.
+    monkeypatch.setattr(buckets, "_create_unknown_hash", hikari_fixes.ORIGINAL_UNKNOWN_HASH)
     guild = emu.add_guild(GuildSeed(name="Org", text_channels=CHANNELS))
     emu.latency.set(MESSAGES, Latency.fixed(0.05))
     cold = list(guild.text_channels.values())
