@@ -16,7 +16,7 @@ from castbot_hikari.admin.notify import HikariNotifier
 from castbot_hikari.admin.store import JsonGuildSettings
 from castbot_hikari.admin.wiring import register_admin
 from castbot_hikari.apply.alerts import Alerts
-from castbot_hikari.apply.followups import FollowupSender, HikariLateReplier, InteractionAcks
+from castbot_hikari.apply.followups import FollowupSender, HikariLateReplier, InteractionAcks, InteractionEdits
 from castbot_hikari.apply.hikari_ops import HikariDiscordOps
 from castbot_hikari.apply.recovery import Recovery
 from castbot_hikari.apply.service import ApplicationService, ApplyTimeline
@@ -99,24 +99,66 @@ def once_client(
     )
 
 
-def acks_client(
-    bot: hikari.GatewayBot, settings: Settings, http_settings: hikari.impl.HTTPSettings
+def interaction_client(
+    bot: hikari.GatewayBot, settings: Settings, http_settings: hikari.impl.HTTPSettings, max_retries: int
 ) -> hikari.impl.RESTClientImpl:
-    """Return a REST client of its own (connections and buckets) for the first responses to interactions.
+    """Return a REST client of its own (connections and buckets) for interaction responses.
 
-    On the main client an ack could wait for a pooled connection behind hundreds of background requests of
-    a click storm; Discord allows it 3 s.
+    Two are made: one for first responses (on the main client an ack could wait for a pooled connection
+    behind hundreds of background requests of a click storm, and Discord allows it 3 s) and one for edits
+    of responses (progress and results), so a storm of results never delays an ack either. Interaction
+    webhooks are exempt from the global limit: neither is paced. hikari retries as many times as on the
+    bot's own client (``FollowupSender`` retries only what is left after that).
     """
     return hikari.impl.RESTClientImpl(
         cache=None,
         entity_factory=bot.entity_factory,
         executor=None,
         http_settings=http_settings,
+        max_retries=max_retries,
         proxy_settings=hikari.impl.ProxySettings(),
         token=settings.token,
         token_type=hikari.TokenType.BOT,
         rest_url=settings.api_url,
     )
+
+
+@dataclass(slots=True)
+class ExtraClients:
+    """The REST clients beside ``bot.rest``: ``once`` (never retries), ``acks`` and ``edits`` (interactions)."""
+
+    once: hikari.impl.RESTClientImpl
+    acks: hikari.impl.RESTClientImpl
+    edits: hikari.impl.RESTClientImpl
+
+    @classmethod
+    def of(
+        cls, bot: hikari.GatewayBot, settings: Settings, http_settings: hikari.impl.HTTPSettings, max_retries: int
+    ) -> "ExtraClients":
+        """Make them, and pace what counts towards Discord's global limit (``bot.rest`` and ``once``) together."""
+        extra = cls(
+            once_client(bot, settings, http_settings),
+            interaction_client(bot, settings, http_settings, max_retries),
+            interaction_client(bot, settings, http_settings, max_retries),
+        )
+        pacer = Pacer(settings.global_rate, int(settings.global_rate))
+        for paced in (bot.rest, extra.once):
+            hikari_fixes.pace_globally(paced, pacer.wait)
+        return extra
+
+    def all(self) -> tuple[hikari.impl.RESTClientImpl, ...]:
+        """Return the three clients."""
+        return (self.once, self.acks, self.edits)
+
+    def start(self) -> None:
+        """Start the three (``bot.rest`` is started by the bot)."""
+        for rest in self.all():
+            rest.start()
+
+    async def close(self) -> None:
+        """Close the three."""
+        for rest in self.all():
+            await rest.close()
 
 
 def build_app(
@@ -147,8 +189,7 @@ def build_app(
         max_retries=max_retries,
     )
     client = lightbulb.client_from_app(bot)
-    once = once_client(bot, settings, http_settings)
-    acks = acks_client(bot, settings, http_settings)
+    extra = ExtraClients.of(bot, settings, http_settings, max_retries)
     monitoring = Monitoring(
         bot.shards, json_store_probe(repository), host=settings.ops.metrics_host, port=settings.ops.metrics_port
     )
@@ -163,8 +204,7 @@ def build_app(
             bot.rest,
             bot_user_id,
             bot.cache,
-            once=once,
-            pace=Pacer(settings.global_rate, int(settings.global_rate)).wait,
+            once=extra.once,
         ),
         alerts=alerts,
         locks=KeyedLocks(),
@@ -182,11 +222,14 @@ def build_app(
         max_concurrent=settings.max_concurrent_applies,
         max_per_server=settings.max_concurrent_applies_per_server,
     )
-    recovery = Recovery(timeline, alerts=alerts, metrics=metrics, clock=clock, replier=HikariLateReplier(bot.rest))
+    recovery = Recovery(
+        timeline, alerts=alerts, metrics=metrics, clock=clock, replier=HikariLateReplier(InteractionEdits(extra.edits))
+    )
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     registry.register_value(ApplicationService, service)
     registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
-    registry.register_value(InteractionAcks, InteractionAcks(acks))
+    registry.register_value(InteractionAcks, InteractionAcks(extra.acks))
+    registry.register_value(InteractionEdits, InteractionEdits(extra.edits))
     registry.register_value(Clock, clock)
     register_admin(
         client,
@@ -202,9 +245,8 @@ def build_app(
     background: set[asyncio.Task[object]] = set()
 
     async def on_starting(_: hikari.StartingEvent) -> None:
-        once.start()
-        acks.start()
-        await monitoring.starting(bot.rest, once, acks)
+        extra.start()
+        await monitoring.starting(bot.rest, *extra.all())
         await client.load_extensions(*EXTENSIONS)
         await client.start()
 
@@ -221,8 +263,7 @@ def build_app(
         if not drained:
             logger.warning("stopping with applies still running; start-up will finish them")
         await client.stop()
-        await once.close()
-        await acks.close()
+        await extra.close()
         await repository.close()
         await monitoring.stopped()
 

@@ -17,6 +17,7 @@ from castbot_hikari.apply.followups import (
     FollowupSender,
     HikariResponder,
     InteractionAcks,
+    InteractionEdits,
     describe_failure,
     token_deadline,
     token_expiry_ms,
@@ -37,18 +38,26 @@ async def build_apply_listener(client: lightbulb.Client) -> Callback[hikari.Comp
         service = await container.get(ApplicationService)
         followups = await container.get(FollowupSender)
         acks = await container.get(InteractionAcks)
+        edits = await container.get(InteractionEdits)
         clock = await container.get(Clock)
-    return apply_listener(service=service, followups=followups, acks=acks, clock=clock)
+    return apply_listener(service=service, followups=followups, acks=acks, edits=edits, clock=clock)
 
 
 def apply_listener(
-    *, service: ApplicationService, followups: FollowupSender, acks: InteractionAcks, clock: Clock
+    *,
+    service: ApplicationService,
+    followups: FollowupSender,
+    acks: InteractionAcks,
+    edits: InteractionEdits,
+    clock: Clock,
 ) -> Callback[hikari.ComponentInteractionCreateEvent]:
     """Return the listener of Apply clicks over these services (a click on anything else costs one check)."""
 
     async def on_component(event: hikari.ComponentInteractionCreateEvent) -> None:
         if event.interaction.custom_id.startswith(custom_ids.APPLY_PREFIX):
-            await on_apply_click(event.interaction, service=service, followups=followups, acks=acks, clock=clock)
+            await on_apply_click(
+                event.interaction, service=service, followups=followups, acks=acks, edits=edits, clock=clock
+            )
 
     return on_component
 
@@ -59,6 +68,7 @@ async def on_apply_click(
     service: ApplicationService,
     followups: FollowupSender,
     acks: InteractionAcks,
+    edits: InteractionEdits,
     clock: Clock,
 ) -> None:
     """Acknowledge an Apply click first, then run the apply in this listener's own task."""
@@ -84,7 +94,7 @@ async def on_apply_click(
         ack_ms=ack_ms,
         reply=ReplyHandle(int(inter.application_id), inter.token, token_expiry_ms(received_ms)),
     )
-    await service.handle_click(click, HikariResponder(inter, followups, deadline=token_deadline(received)))
+    await service.handle_click(click, HikariResponder(inter, followups, edits, deadline=token_deadline(received)))
 
 
 async def _reply_quietly(acks: InteractionAcks, inter: hikari.ComponentInteraction, text: str) -> None:

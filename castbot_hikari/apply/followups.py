@@ -182,6 +182,31 @@ class InteractionAcks:
         )
 
 
+class InteractionEdits:
+    """Edits of interaction responses (progress, results, late replies), on a REST client of their own.
+
+    Interaction webhooks are exempt from Discord's global limit, so these are not paced with the bot's
+    other requests; and they do not share the acks' connections, so a storm of results never delays a
+    first response.
+
+    Args:
+        rest: A REST client used for nothing but edits of interaction responses.
+    """
+
+    def __init__(self, rest: hikari.api.RESTClient) -> None:
+        self._rest = rest
+
+    async def edit_original(self, application_id: int, token: str, text: str) -> None:
+        """Replace an interaction's response with ``text`` (mentions never ping).
+
+        Raises:
+            hikari.HTTPError: Discord refused or the token is gone.
+        """
+        await self._rest.edit_interaction_response(
+            application_id, token, text, mentions_everyone=False, user_mentions=False, role_mentions=False
+        )
+
+
 class HikariResponder:
     """The ``Responder`` of one deferred component interaction: edits of its original response.
 
@@ -189,9 +214,17 @@ class HikariResponder:
     progress edit can never land after (and hide) the result.
     """
 
-    def __init__(self, interaction: hikari.ComponentInteraction, sender: FollowupSender, *, deadline: float) -> None:
+    def __init__(
+        self,
+        interaction: hikari.ComponentInteraction,
+        sender: FollowupSender,
+        edits: InteractionEdits,
+        *,
+        deadline: float,
+    ) -> None:
         self._interaction = interaction
         self._sender = sender
+        self._edits = edits
         self._deadline = deadline
         self._progress: asyncio.Task[None] | None = None
         self._finished = False
@@ -219,9 +252,8 @@ class HikariResponder:
             logger.info("progress edit failed interaction=%s reason=%s", self._interaction.id, describe_failure(exc))
 
     async def _edit(self, text: str) -> None:
-        await self._interaction.edit_initial_response(
-            text, mentions_everyone=False, user_mentions=False, role_mentions=False
-        )
+        inter = self._interaction
+        await self._edits.edit_original(inter.application_id, inter.token, text)
 
     async def show_result(self, outcome: ApplyOutcome) -> Delivery:
         """Replace the response with the result, with retries (see ``FollowupSender``)."""
@@ -240,20 +272,13 @@ class HikariResponder:
 class HikariLateReplier:
     """Edits an applicant's ephemeral response from a stored handle (the ``LateReplier`` port); one try."""
 
-    def __init__(self, rest: hikari.api.RESTClient) -> None:
-        self._rest = rest
+    def __init__(self, edits: InteractionEdits) -> None:
+        self._edits = edits
 
     async def reply(self, handle: ReplyHandle, outcome: ApplyOutcome) -> bool:
         """Show the result of ``outcome``; ``False`` when the token is gone or Discord refused."""
         try:
-            await self._rest.edit_interaction_response(
-                handle.application_id,
-                handle.token,
-                render.apply_outcome(outcome),
-                mentions_everyone=False,
-                user_mentions=False,
-                role_mentions=False,
-            )
+            await self._edits.edit_original(handle.application_id, handle.token, render.apply_outcome(outcome))
         except hikari.HTTPError as exc:
             logger.info("late reply not delivered reason=%s", describe_failure(exc))
             return False

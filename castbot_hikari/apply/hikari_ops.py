@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import hikari
@@ -15,7 +15,6 @@ from castbot_hikari.apply.model import ApplyKey, ChannelSpec, Welcome
 from castbot_hikari.core import naming
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.core.ids import ChannelId, GuildId, UserId
-from castbot_hikari.core.pacing import unpaced
 from castbot_hikari.core.permissions import BOT_REQUIRED, NONE, Permission, missing
 from castbot_hikari.discord.access import BotAccess, to_hikari
 from castbot_hikari.discord.errors import UNKNOWN_CHANNEL, translated, translated_once
@@ -38,8 +37,6 @@ class HikariDiscordOps:
         once: A REST client with ``max_retries=0`` for requests that create something (a channel, a
             category, the welcome): hikari must never send those twice on its own, because Discord may have
             acted before failing. Defaults to ``rest``.
-        pace: Awaited before every request (they all count towards Discord's global limit): a ``Pacer``
-            keeps a click storm under it instead of earning 429s.
     """
 
     def __init__(
@@ -49,11 +46,9 @@ class HikariDiscordOps:
         cache: hikari.api.Cache | None = None,
         *,
         once: hikari.api.RESTClient | None = None,
-        pace: Callable[[], Awaitable[None]] = unpaced,
     ) -> None:
         self._rest = rest
         self._once = once or rest
-        self._pace = pace
         self._bot_user_id = bot_user_id
         self._cache = cache
         self._access = BotAccess(rest, cache, bot_user_id)
@@ -70,7 +65,6 @@ class HikariDiscordOps:
         """Return whether the channel exists; one the bot cannot see still counts as existing."""
         try:
             with translated():
-                await self._pace()
                 await self._rest.fetch_channel(channel_id)
         except DiscordError as exc:
             if exc.status == 404:
@@ -95,10 +89,7 @@ class HikariDiscordOps:
         if not missing(self._access.permissions(guild_id, roles, category), BOT_REQUIRED):
             return NONE
         try:
-            await self._pace()  # the guild
-            await self._pace()  # the bot's member
             roles = await self._access.fetched_roles(guild_id)
-            await self._pace()
             fetched = await self._rest.fetch_channel(category_id) if category_id is not None else None
         except hikari.HTTPError:
             return NONE
@@ -108,7 +99,6 @@ class HikariDiscordOps:
     async def create_channel(self, spec: ChannelSpec) -> ChannelId:
         """Create a private text channel and return its id (sent once; see ``translated_once``)."""
         with translated_once():
-            await self._pace()
             channel = await self._once.create_guild_text_channel(
                 spec.guild_id,
                 spec.name,
@@ -122,7 +112,6 @@ class HikariDiscordOps:
     async def send_welcome(self, channel_id: ChannelId, welcome: Welcome) -> None:
         """Post the welcome (sent once), pinging exactly the applicant and the production role."""
         with translated_once():
-            await self._pace()
             await self._once.create_message(
                 channel_id,
                 render.welcome(welcome),
@@ -135,7 +124,6 @@ class HikariDiscordOps:
         """Delete a channel; one already gone is fine."""
         try:
             with translated():
-                await self._pace()
                 await self._rest.delete_channel(channel_id)
         except DiscordError as exc:
             if exc.status != 404:
@@ -144,7 +132,6 @@ class HikariDiscordOps:
     async def welcome_posted(self, channel_id: ChannelId) -> bool:
         """Return whether the bot has a message among the channel's latest (its welcome comes first)."""
         with translated():
-            await self._pace()
             messages = await self._rest.fetch_messages(channel_id).limit(WELCOME_LOOKBACK)
         return any(message.author.id == self._bot_user_id for message in messages)
 
@@ -159,7 +146,6 @@ class HikariDiscordOps:
             channels = list(self._cache.get_guild_channels_view_for_guild(key.guild_id).values())
         else:
             with translated():
-                await self._pace()
                 channels = await self._rest.fetch_guild_channels(key.guild_id)
         for channel in channels:
             if isinstance(channel, hikari.GuildTextChannel):
@@ -178,7 +164,6 @@ class HikariDiscordOps:
         lock = self._overflow_locks.setdefault(root, asyncio.Lock())
         async with lock:
             with translated():
-                await self._pace()
                 channels = await self._rest.fetch_guild_channels(guild_id)
             original = next((c for c in channels if c.id == root and isinstance(c, hikari.GuildCategory)), None)
             if original is None:
@@ -202,7 +187,6 @@ class HikariDiscordOps:
         name = f"{original.name} {number}"[:100]
         try:
             with translated_once():
-                await self._pace()
                 created = await self._once.create_guild_category(
                     guild_id,
                     name,
@@ -213,7 +197,6 @@ class HikariDiscordOps:
             if exc.kind is not DiscordErrorKind.UNCONFIRMED:
                 raise
             with translated():
-                await self._pace()
                 channels = await self._rest.fetch_guild_channels(guild_id)
             known = {c.id for c in seen}
             landed = [

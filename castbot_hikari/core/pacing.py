@@ -52,7 +52,3 @@ class Pacer:
                     self._tokens = max(0.0, self._tokens - 1)
                     return
                 await self._sleep((1 - self._tokens) / self._rate)
-
-
-async def unpaced() -> None:
-    """Send at once (no pacing)."""

@@ -23,6 +23,12 @@ welcomes went one by one. ``apply()`` keys unknown buckets by the route *and its
 Discord keys real ones, so first requests for different resources go in parallel (each still alone on its
 own bucket until Discord's headers describe it).
 
+3. The global limit (50 requests per second per bot) is only obeyed once Discord answered 429: hikari's
+global limiter lets everything through until then, and a request on an unknown bucket skips it anyway.
+``pace_globally(rest, pace)`` gives a client a global limiter that carries ``pace`` (a ``Pacer``), and
+every request of that client awaits it right before it is sent, after its route bucket let it through, so
+what reaches Discord stays under the limit however hikari's queues release it.
+
 Applied by the composition root (never at import), idempotent, and checked against the installed hikari:
 code that no longer has the known shape is left alone, with a warning.
 """
@@ -33,8 +39,10 @@ import asyncio
 import hashlib
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Final
 
+import hikari
 from hikari.impl import buckets, rate_limits
 from hikari.internal import routes, time
 
@@ -57,6 +65,45 @@ def _unknown_hash_per_resource(route: routes.CompiledRoute, authentication_hash:
         f"{buckets.UNKNOWN_HASH}{routes.HASH_SEPARATOR}{authentication_hash}{routes.HASH_SEPARATOR}"
         f"{hash(route.route)!s}{routes.HASH_SEPARATOR}{route.major_param_hash}"
     )
+
+
+_KNOWN_ACQUIRE_SHA256: Final = "752fe3af3655a9e1bf8a9150e06b4b85f6c728444f09778c25dfd0e1999f671a"
+"""SHA-256 of hikari 2.6.0's ``RESTBucket.acquire`` source (checked before wrapping it)."""
+ORIGINAL_ACQUIRE: Final = buckets.RESTBucket.acquire
+
+
+# ManualRateLimiter is marked final for typing only; it is a plain class, and subclassing it keeps every
+# isinstance check in hikari true (it refuses weak references, so a side table would have to keep it alive).
+class PacedGlobalLimit(rate_limits.ManualRateLimiter):  # pyright: ignore[reportGeneralTypeIssues]
+    """hikari's global limiter, carrying the pace every request of its client awaits before it is sent."""
+
+    __slots__ = ("pace",)
+
+    def __init__(self, pace: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self.pace = pace
+
+
+async def _acquire_paced(self: buckets.RESTBucket) -> None:
+    """hikari's bucket acquire, then the client's global pace (unknown buckets included)."""
+    await ORIGINAL_ACQUIRE(self)
+    limiter = self._global_ratelimit  # pyright: ignore[reportPrivateUsage]
+    if isinstance(limiter, PacedGlobalLimit):
+        await limiter.pace()
+
+
+def pace_globally(rest: hikari.api.RESTClient, pace: Callable[[], Awaitable[None]]) -> bool:
+    """Make every rate-limited request of ``rest`` await ``pace`` before it is sent; call before it starts.
+
+    Returns:
+        Whether the client has the known shape (the pace is then in place).
+    """
+    manager = getattr(rest, "_bucket_manager", None)
+    if not isinstance(getattr(manager, "_global_ratelimit", None), rate_limits.ManualRateLimiter):
+        logger.warning("hikari's REST client changed (not 2.6.0's): the global pace is not applied")
+        return False
+    manager._global_ratelimit = PacedGlobalLimit(pace)  # type: ignore[union-attr]
+    return _fix_acquire()
 
 
 async def _throttle(self: rate_limits.WindowedBurstRateLimiter) -> None:
@@ -91,6 +138,16 @@ def _fix_throttle() -> bool:
         logger.warning("hikari's rate limiter changed (not 2.6.0's): its busy-wait fix is not applied")
         return False
     rate_limits.WindowedBurstRateLimiter.throttle = _throttle
+    return True
+
+
+def _fix_acquire() -> bool:
+    if buckets.RESTBucket.acquire is _acquire_paced:
+        return True
+    if source_digest(ORIGINAL_ACQUIRE) != _KNOWN_ACQUIRE_SHA256:
+        logger.warning("hikari's bucket changed (not 2.6.0's): the global pace is not applied")
+        return False
+    buckets.RESTBucket.acquire = _acquire_paced
     return True
 
 

@@ -9,7 +9,13 @@ import hikari
 import pytest
 
 from castbot_hikari.apply import render
-from castbot_hikari.apply.followups import TOKEN_LIFE_MS, FollowupSender, InteractionAcks, token_expiry_ms
+from castbot_hikari.apply.followups import (
+    TOKEN_LIFE_MS,
+    FollowupSender,
+    InteractionAcks,
+    InteractionEdits,
+    token_expiry_ms,
+)
 from castbot_hikari.apply.model import Click
 from castbot_hikari.apply.service import ApplicationService
 from castbot_hikari.core.ids import snowflake_time_ms
@@ -57,6 +63,7 @@ async def run(ev: mock.Mock, service: mock.Mock, clock: FakeClock | None = None)
         service=service,
         followups=mock.Mock(spec=FollowupSender),
         acks=make_acks(ev.interaction),
+        edits=mock.Mock(spec=InteractionEdits),
         clock=clock or FakeClock(),
     )
     await listener(ev)

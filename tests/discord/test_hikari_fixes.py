@@ -121,3 +121,59 @@ async def test_hikari_as_shipped_sends_a_routes_first_burst_one_by_one() -> None
 @pytest.mark.asyncio
 async def test_with_the_fix_first_requests_to_different_channels_go_in_parallel() -> None:
     assert await first_burst_overlap(fixed=True) == 6
+
+
+# ---- the global pace -----------------------------------------------------------------------------
+
+
+class Gate:
+    """A pace that holds every request until released, counting who waited."""
+
+    def __init__(self) -> None:
+        self.waited = 0
+        self.open = asyncio.Event()
+
+    async def __call__(self) -> None:
+        self.waited += 1
+        await self.open.wait()
+
+
+async def paced_sends(*, paced: bool) -> tuple[int, int, int]:
+    """Send six messages to six new channels through a client; return (paced, seen while held, seen)."""
+    async with DiscordEmulator(seed=7) as emu:
+        guild = emu.add_guild(GuildSeed(name="ORG", text_channels=[f"c{n}" for n in range(6)]))
+        gate = Gate()
+        app = hikari.RESTApp(url=emu.rest_url)
+        await app.start()
+        try:
+            async with app.acquire(emu.bot_token, hikari.TokenType.BOT) as rest:
+                if paced:
+                    assert hikari_fixes.pace_globally(rest, gate)
+                sends = asyncio.gather(*(rest.create_message(c, "hello") for c in guild.text_channels.values()))
+                for _ in range(200):  # bounded: let the requests reach the pace (or the emulator)
+                    if gate.waited == 6 or len(emu.requests) == 6:
+                        break
+                    await asyncio.sleep(0.01)
+                held = len([r for r in emu.requests if r.route_template == "/channels/{channel_id}/messages"])
+                gate.open.set()
+                await asyncio.wait_for(sends, timeout=10)
+        finally:
+            await app.close()
+        seen = len([r for r in emu.requests if r.route_template == "/channels/{channel_id}/messages"])
+        return gate.waited, held, seen
+
+
+@pytest.mark.asyncio
+async def test_a_paced_client_sends_nothing_until_the_pace_lets_it() -> None:
+    """Unknown buckets skip hikari's global limiter; the pace still holds all six first requests."""
+    assert await paced_sends(paced=True) == (6, 0, 6)
+
+
+@pytest.mark.asyncio
+async def test_a_client_left_unpaced_is_not_held() -> None:
+    """The acks' and edits' clients are never paced (interaction webhooks are exempt from the limit)."""
+    assert await paced_sends(paced=False) == (0, 6, 6)
+
+
+def test_the_pace_applies_only_to_the_known_hikari() -> None:
+    assert hikari_fixes.source_digest(hikari_fixes.ORIGINAL_ACQUIRE) == hikari_fixes._KNOWN_ACQUIRE_SHA256  # pyright: ignore[reportPrivateUsage]
