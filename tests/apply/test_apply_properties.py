@@ -14,13 +14,13 @@ and explicit ``wait`` steps advance; file writes run inline, so every example is
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +28,7 @@ from castbot_hikari.apply.model import ApplyKey, ApplyOutcome, ChannelSpec, Clic
 from castbot_hikari.apply.service import ApplicationService
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.castbot.document import DATA_FILE
+from castbot_hikari.castbot.folder import LOCK_FILE
 from castbot_hikari.castbot.journal import DataFiles
 from castbot_hikari.core import naming
 from castbot_hikari.core.errors import DiscordError, DiscordErrorKind
@@ -300,24 +301,36 @@ STEP = st.one_of(
 )
 
 
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data folder for every example, emptied before each: a store keeps its folder locked (one open
+    descriptor) until the process ends, so a new folder per example ran out of descriptors in long runs."""
+    return tmp_path_factory.mktemp("apply-properties")
+
+
+def seeded(folder: Path) -> Path:
+    """Empty ``folder`` (but for the lock file this process holds) and write one Apply config into it."""
+    for entry in folder.iterdir():
+        if entry.name != LOCK_FILE:
+            entry.unlink()  # the store writes only files
+    write_player_data(folder, {str(GUILD): {"applicationConfigs": {CONFIG: castbot_config()}, "applications": {}}})
+    return folder
+
+
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(STEP, max_size=30))
-@example([("flight", 6), ("click", 0), ("run", 8), ("crash",), ("click", 1), ("run", 3), ("crash",)])
-@example([("late", 20.0), ("click", 0), ("run", 6), ("crash",), ("wait", 30.0), ("click", 0)])
-def test_apply_workflow_invariants(steps: list[tuple[object, ...]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp)
-        write_player_data(
-            data_dir, {str(GUILD): {"applicationConfigs": {CONFIG: castbot_config()}, "applications": {}}}
-        )
-        world = asyncio.run(scenario(data_dir, steps))
-        check_invariants(world)
+@given(steps=st.lists(STEP, max_size=30))
+@example(steps=[("flight", 6), ("click", 0), ("run", 8), ("crash",), ("click", 1), ("run", 3), ("crash",)])
+@example(steps=[("late", 20.0), ("click", 0), ("run", 6), ("crash",), ("wait", 30.0), ("click", 0)])
+def test_apply_workflow_invariants(folder: Path, steps: list[tuple[object, ...]]) -> None:
+    data_dir = seeded(folder)
+    world = asyncio.run(scenario(data_dir, steps))
+    check_invariants(world)
 
 
-def test_a_create_that_lands_after_a_crash_and_restart_is_adopted() -> None:
+def test_a_create_that_lands_after_a_crash_and_restart_is_adopted(folder: Path) -> None:
     """The minimal example that made a twin before: click, the create is on the wire, crash, restart."""
     steps: list[tuple[object, ...]] = [("flight", 6), ("click", 0), ("run", 8), ("crash",)]
-    test_apply_workflow_invariants.hypothesis.inner_test(steps)  # type: ignore[attr-defined]
+    test_apply_workflow_invariants.hypothesis.inner_test(folder, steps)  # type: ignore[attr-defined]
 
 
 def check_invariants(world: World) -> None:

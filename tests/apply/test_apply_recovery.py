@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from castbot_hikari.apply.model import (
@@ -249,3 +254,68 @@ async def test_a_spoofing_display_name_does_not_hide_the_channel_from_recovery(
     ((_, outcome),) = await service_for(repo, discord, notifier).recovery.reconcile()
     assert outcome.channel_id == channel
     assert len(discord.channels) == 1
+
+
+class Halt:
+    """A call that never returns: the process is killed there (the test cancels the apply, as a kill -9 would)."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+
+    async def __call__(self, *_: object, **__: object) -> None:
+        self.reached.set()
+        await asyncio.Event().wait()
+
+
+async def killed_at(stack: ApplyStack, halt: Halt) -> None:
+    """Click, and kill the process once the apply reaches ``halt``."""
+    task = asyncio.create_task(click(stack))
+    async with asyncio.timeout(10):  # a safety net: the fakes answer at once
+        await halt.reached.wait()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.asyncio
+async def test_startup_adopts_a_channel_by_its_saved_id_when_its_topic_was_edited(
+    repo: JsonApplicationRepository, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed while welcoming: the saved channel id, not the topic search, finds the channel, so an admin
+    who replaced the topic meanwhile cannot make the restart release the apply and the next click a twin."""
+    discord, notifier = FakeDiscordOps(), FakeNotifier()
+    halt = Halt()
+    monkeypatch.setattr(discord, "send_welcome", halt)
+    await killed_at(service_for(repo, discord, notifier, owner="dead:1"), halt)
+    monkeypatch.undo()
+    (channel,) = discord.channels.values()
+    channel.spec = dataclasses.replace(channel.spec, topic="Kevin: interview on Friday")
+    restarted = JsonApplicationRepository.open(data_dir, fsync=False)
+    ((_, outcome),) = await service_for(restarted, discord, notifier).recovery.reconcile()
+    assert outcome == ApplyOutcome.created(channel.id)
+    assert list(discord.channels) == [channel.id]
+    recorded = await restarted.find_application(KEY)
+    assert recorded is not None
+    assert recorded.channel_id == channel.id
+    await restarted.close()
+
+
+@pytest.mark.asyncio
+async def test_startup_does_not_welcome_again_when_it_cannot_read_the_channel(
+    repo: JsonApplicationRepository, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the welcome was posted, before the record: the saved "welcomed" state keeps the restart
+    from a second welcome even when reading the channel fails (which otherwise means "welcome again")."""
+    discord, notifier = FakeDiscordOps(), FakeNotifier()
+    halt = Halt()
+    monkeypatch.setattr(repo, "commit", halt)
+    await killed_at(service_for(repo, discord, notifier, owner="dead:1"), halt)
+    (channel,) = discord.channels.values()
+    assert len(channel.messages) == 1
+    discord.fail_next["welcome_posted"] = [DiscordError(DiscordErrorKind.UNAVAILABLE, "503 Service Unavailable")]
+    restarted = JsonApplicationRepository.open(data_dir, fsync=False)
+    ((pending, outcome),) = await service_for(restarted, discord, notifier).recovery.reconcile()
+    assert pending.state is PendingState.WELCOMED
+    assert outcome == ApplyOutcome.created(channel.id)
+    assert len(channel.messages) == 1
+    await restarted.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
 import orjson
@@ -9,6 +11,7 @@ import pytest
 
 from castbot_hikari.apply.model import Application, Pending, PendingState, Won
 from castbot_hikari.apply.store import JsonApplicationRepository
+from castbot_hikari.castbot import journal
 from castbot_hikari.castbot.document import DATA_FILE, META
 from castbot_hikari.castbot.folder import LOCK_FILE
 from castbot_hikari.castbot.journal import DataFiles, JournaledDocument, set_op
@@ -194,6 +197,71 @@ async def test_reserve_is_check_and_set(repo: JsonApplicationRepository) -> None
     app = await record(repo, channel=7)
     assert await repo.get_pending(KEY) is None
     assert await repo.reserve(KEY, owner="c", now_ms=30_000, stale_after_ms=10_000) == app
+
+
+@pytest.mark.asyncio
+async def test_concurrent_reserves_of_one_key_have_one_winner(repo: JsonApplicationRepository) -> None:
+    """The check and the set are one step: two reserves racing on one loop never both win."""
+    first, second = await asyncio.gather(
+        repo.reserve(KEY, owner="a", now_ms=1000, stale_after_ms=10_000),
+        repo.reserve(KEY, owner="b", now_ms=1000, stale_after_ms=10_000),
+    )
+    assert first == Won()
+    assert isinstance(second, Pending)
+    assert second.owner == "a"
+
+
+class SyncFails(DataFiles):
+    """The write reaches the file, then fsync fails (EIO): the change was never durable."""
+
+    broken = True
+
+    def _sync(self, fd: int) -> None:
+        if self.broken:
+            raise OSError(5, "Input/output error")
+        super()._sync(fd)
+
+
+@pytest.mark.asyncio
+async def test_a_change_whose_fsync_failed_is_cut_from_the_journal(data_dir: Path) -> None:
+    path = data_dir / DATA_FILE
+    files = SyncFails(path, fsync=False)
+    repo = JsonApplicationRepository(JournaledDocument(files, orjson.loads(path.read_bytes())))
+    with pytest.raises(StorageError, match="Input/output error"):
+        await repo.reserve(KEY, owner="a", now_ms=1, stale_after_ms=10)
+    assert await repo.get_pending(KEY) is None  # undone in memory ...
+    assert files.journal.read_bytes() == b""  # ... and on disk: a restart must not bring it back
+    reopened = JsonApplicationRepository.open(data_dir, fsync=False)
+    assert await reopened.get_pending(KEY) is None
+
+
+class Synced:
+    """Records the inode of every descriptor ``os.fsync`` is called on."""
+
+    def __init__(self) -> None:
+        self.inodes: list[int] = []
+        self._fsync = os.fsync
+
+    def __call__(self, fd: int) -> None:
+        self.inodes.append(os.fstat(fd).st_ino)
+        self._fsync(fd)
+
+
+@pytest.mark.asyncio
+async def test_a_save_is_fsynced_before_it_is_acknowledged(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With fsync on, the journal is synced before a change returns, and a snapshot (file and folder) before
+    a checkpoint returns: otherwise a power cut can lose what the applicant was told is saved."""
+    synced = Synced()
+    monkeypatch.setattr(journal.os, "fsync", synced)
+    path = data_dir / DATA_FILE
+    document = JournaledDocument(DataFiles(path, fsync=True), orjson.loads(path.read_bytes()))
+    await document.change([set_op("x", value=1)])
+    assert path.with_name(DATA_FILE + ".journal").stat().st_ino in synced.inodes
+    synced.inodes.clear()
+    await document.checkpoint()
+    assert path.stat().st_ino in synced.inodes  # the snapshot's temp file, now renamed over the data file
+    assert data_dir.stat().st_ino in synced.inodes  # the folder, so the rename itself survives
+    await document.close()
 
 
 @pytest.mark.asyncio

@@ -117,6 +117,19 @@ async def test_result_outliving_the_token_is_recorded_and_sent_to_admins(world: 
     assert [u["userId"] for u in undelivered.values()] == [str(user)]
 
 
+@pytest.mark.emulator_options(token_ttl=1.0)
+@pytest.mark.asyncio
+async def test_admin_notices_name_the_applicant_without_pinging_anyone(world: World) -> None:
+    """A notice mentions the applicant (``<@id>``) so admins can click through; it must not notify them."""
+    world.emu.latency.set("POST /guilds/{guild_id}/channels", Latency.fixed(1.5))
+    inter = await world.emu.click(world.guild.id, world.user("u5"), world.button)
+    await inter.wait_acked(timeout=3)
+    user = world.user("u5")
+    await world.wait_notice(lambda n: n.startswith(f"📨 I could not show <@{user}>"))
+    posted = world.emu.state.messages[world.guild.text_channels["admin-log"]]
+    assert [m.content for m in posted if m.pings_anyone] == []
+
+
 @pytest.mark.parametrize("custom_id", ["apply_", "apply_../x", "apply_" + "x" * 94, "apply_config with space"])
 @pytest.mark.asyncio
 async def test_malformed_apply_ids_get_a_clear_message_and_create_nothing(world: World, custom_id: str) -> None:
