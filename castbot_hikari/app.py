@@ -141,7 +141,7 @@ class ExtraClients:
             interaction_client(bot, settings, http_settings, max_retries),
             interaction_client(bot, settings, http_settings, max_retries),
         )
-        pacer = Pacer(settings.global_rate, int(settings.global_rate))
+        pacer = Pacer.per_second(settings.global_rate)
         for paced in (bot.rest, extra.once):
             hikari_fixes.pace_globally(paced, pacer.wait)
         return extra

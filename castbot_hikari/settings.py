@@ -28,7 +28,7 @@ VARIABLES: Final = (
     ("CASTBOT_MAX_CONCURRENT_APPLIES", "200", "applies doing their work at once (more clicks wait their turn)"),
     ("CASTBOT_MAX_CONCURRENT_APPLIES_PER_SERVER", "10", "applies doing their work at once in one server"),
     ("CASTBOT_CREATE_CONFIRM_WINDOW", "60", "seconds an unconfirmed channel creation may still land"),
-    ("CASTBOT_GLOBAL_RATE", "45", "REST requests per second this process sends at most (Discord allows 50 per bot)"),
+    ("CASTBOT_GLOBAL_RATE", "45", "REST requests this process sends at most in any one second (Discord allows 50 per bot)"),
     ("CASTBOT_SHARD_IDS", "(all)", "the shards this process runs, e.g. 0-3 or 0,2 (needs CASTBOT_SHARD_COUNT)"),
     ("CASTBOT_SHARD_COUNT", "(Discord's)", "shards of the whole bot, all processes together"),
     ("CASTBOT_METRICS_PORT", "(off)", "port of /metrics, /livez and /readyz (0: any free port)"),
@@ -193,8 +193,8 @@ class Settings:
         max_concurrent_applies_per_server: Applies that do their work at once in one server.
         create_confirm_window: Seconds during which a channel creation Discord did not confirm (a 5xx, a
             timeout) may still appear: nothing is created again, and no reservation released, before it ends.
-        global_rate: REST requests per second (outside interaction callbacks and webhooks) the apply flow
-            sends at most; Discord allows a bot 50 in all.
+        global_rate: REST requests (outside interaction callbacks and webhooks) this process sends at most
+            in any one second; Discord allows a bot 50 in all.
         ops: Shards, the metrics and health endpoint, the log format.
     """
 

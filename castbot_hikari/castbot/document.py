@@ -170,21 +170,26 @@ def open_document(
             (``FolderInUseError``), or cannot be written (``FolderNotWritableError``).
     """
     _folder_for(data_dir, create=create)
-    lock_folder(data_dir)  # held until this process ends: the document may write until then
-    check_writable(data_dir, fsync=fsync)
+    lock = lock_folder(data_dir)  # held until the document is closed: it may write until then
     try:
-        document = JournaledDocument.open(
-            data_dir / DATA_FILE,
-            empty={META: {"schemaVersion": SCHEMA_VERSION}},
-            seq_path=(META, "journalSeq"),
-            fsync=fsync,
-            compact_every=compact_every,
-            offload=offload,
-        )
-    except OSError as exc:  # the snapshot written after a replay (disk full, for one)
-        raise FolderNotWritableError(f"cannot write {data_dir / DATA_FILE}: {exc.strerror or exc}") from exc
-    check_data(document.doc, str(document.files.path))
-    probe_journal(document.files.journal, fsync=fsync)
+        check_writable(data_dir, fsync=fsync)
+        try:
+            document = JournaledDocument.open(
+                data_dir / DATA_FILE,
+                empty={META: {"schemaVersion": SCHEMA_VERSION}},
+                seq_path=(META, "journalSeq"),
+                fsync=fsync,
+                compact_every=compact_every,
+                offload=offload,
+            )
+        except OSError as exc:  # the snapshot written after a replay (disk full, for one)
+            raise FolderNotWritableError(f"cannot write {data_dir / DATA_FILE}: {exc.strerror or exc}") from exc
+        check_data(document.doc, str(document.files.path))
+        probe_journal(document.files.journal, fsync=fsync)
+    except BaseException:
+        lock.release()
+        raise
+    document.release_on_close(lock.release)
     return document
 
 

@@ -402,6 +402,7 @@ class JournaledDocument:
         self._rotations = max((int(m.group(1)) for p in files.rotated() if (m := _ROTATED.search(p.name))), default=0)
         self._scheduler: asyncio.Task[None] | None = None
         self._checkpointing: asyncio.Task[None] | None = None
+        self._on_closed: list[Callable[[], None]] = []
 
     @classmethod
     def open(
@@ -485,8 +486,20 @@ class JournaledDocument:
             reason = failure.strerror if isinstance(failure, OSError) and failure.strerror else str(failure)
             raise StorageError(f"could not write {self.files.path.name}: {reason}")
 
+    def release_on_close(self, release: Callable[[], None]) -> None:
+        """Call ``release`` once ``close`` is done with the files (a folder lock, for one)."""
+        self._on_closed.append(release)
+
     async def close(self) -> None:
         """Wait for queued writes, then write a final snapshot so the data file is complete."""
+        try:
+            await self._close()
+        finally:
+            releases, self._on_closed = self._on_closed, []
+            for release in releases:
+                release()
+
+    async def _close(self) -> None:
         self._closed = True
         if self._writer is not None:
             await asyncio.shield(self._writer)

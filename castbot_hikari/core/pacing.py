@@ -41,6 +41,19 @@ class Pacer:
         self._last = monotonic()
         self._turn = asyncio.Lock()  # fair: waiters go through in arrival order
 
+    @classmethod
+    def per_second(
+        cls, limit: float, *, monotonic: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> Pacer:
+        """Return a pacer that lets at most ``limit`` requests through in any one second.
+
+        A token bucket lets ``burst + rate * T`` through in any window of ``T`` seconds, so a burst as large
+        as the rate would let twice the limit into one second (the burst, then a second's refill): the burst
+        is a tenth of the limit and the rate the rest.
+        """
+        burst = max(1, int(limit / 10))
+        return cls(max(limit - burst, 1.0), burst, monotonic=monotonic, sleep=sleep)
+
     async def wait(self) -> None:
         """Return once this request may be sent."""
         async with self._turn:

@@ -71,6 +71,24 @@ def test_the_store_takes_the_lock_too(tmp_path: Path, holder: subprocess.Popen[s
     assert not (tmp_path / DATA_FILE).exists()
 
 
+@pytest.mark.asyncio
+async def test_a_closed_store_gives_the_folder_back(tmp_path: Path) -> None:
+    """A process that opens folders one after another (tests, tools) keeps no lock or descriptor of a closed one."""
+    document = open_document(tmp_path, fsync=False)
+    assert lock_holder(tmp_path) == os.getpid()
+    await document.close()
+    assert lock_holder(tmp_path) is None
+    info = os.stat(tmp_path / LOCK_FILE)
+    assert (info.st_dev, info.st_ino) not in folder._held  # its descriptor is closed  # pyright: ignore[reportPrivateUsage]
+
+
+def test_a_store_that_fails_to_open_gives_the_folder_back(tmp_path: Path) -> None:
+    (tmp_path / DATA_FILE).write_bytes(b"{not json")
+    with pytest.raises(CorruptDataError):
+        open_document(tmp_path, fsync=False)
+    assert lock_holder(tmp_path) is None
+
+
 def test_a_killed_holder_never_blocks_a_restart(tmp_path: Path, holder: subprocess.Popen[str]) -> None:
     holder.send_signal(signal.SIGKILL)  # no clean-up code runs: the kernel drops the lock
     holder.wait(timeout=30)
