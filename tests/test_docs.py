@@ -101,3 +101,27 @@ def test_the_data_folder_readme_names_only_files_that_exist() -> None:
     for name in named:
         assert name == "playerData.json" or (ROOT / "data" / name).is_file(), name
     assert "DATA.md" not in text  # the shared notes are not part of the repository
+
+
+def _named_tests(text: str) -> list[tuple[str, str]]:
+    """Return (file, name prefix) for every test the text names: ``file.py::name``, ``::name`` after it, or a file."""
+    named: list[tuple[str, str]] = []
+    current = ""
+    for token in re.findall(r"`((?:test_\w+\.py)?(?:::\w+…?)?)`", text):
+        file, _, name = token.partition("::")
+        current = file or current
+        if current:
+            named.append((current, name.rstrip("…")))
+    return named
+
+
+def test_every_test_the_reliability_table_names_exists() -> None:
+    table = section("Reliability")
+    named = _named_tests(table)
+    assert len(named) > 40  # the table is the contract: it names the tests that prove each row
+    files = {path.name: path for path in (ROOT / "tests").rglob("test_*.py")}
+    for file, name in named:
+        assert file in files, f"{file} is named in the Reliability table but does not exist"
+        if name:
+            source = files[file].read_text()
+            assert re.search(rf"def {re.escape(name)}", source), f"{file}::{name} does not exist"
