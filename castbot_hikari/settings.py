@@ -28,7 +28,11 @@ VARIABLES: Final = (
     ("CASTBOT_MAX_CONCURRENT_APPLIES", "200", "applies doing their work at once (more clicks wait their turn)"),
     ("CASTBOT_MAX_CONCURRENT_APPLIES_PER_SERVER", "10", "applies doing their work at once in one server"),
     ("CASTBOT_CREATE_CONFIRM_WINDOW", "60", "seconds an unconfirmed channel creation may still land"),
-    ("CASTBOT_GLOBAL_RATE", "45", "REST requests this process sends at most in any one second (Discord allows 50 per bot)"),
+    (
+        "CASTBOT_GLOBAL_RATE",
+        "45",
+        "REST requests this process sends at most in any one second (Discord allows 50 per bot)",
+    ),
     ("CASTBOT_SHARD_IDS", "(all)", "the shards this process runs, e.g. 0-3 or 0,2 (needs CASTBOT_SHARD_COUNT)"),
     ("CASTBOT_SHARD_COUNT", "(Discord's)", "shards of the whole bot, all processes together"),
     ("CASTBOT_METRICS_PORT", "(off)", "port of /metrics, /livez and /readyz (0: any free port)"),

@@ -438,6 +438,10 @@ class JournaledDocument:
         if loaded.replayed or files.rotated() or not path.exists() or _has_bytes(files.journal):
             document.snapshot_now()
             logger.info("data file written path=%s journal_entries_replayed=%d", path, loaded.replayed)
+        else:
+            # Serialize every part now, before the bot serves anyone: the first checkpoint then serializes
+            # only what changed, instead of stalling the loop for the whole file (33 ms at 20 MB).
+            document.prime()
         return document
 
     @property
@@ -611,16 +615,23 @@ class JournaledDocument:
         self._rotations += 1
         self.files.rotate(self._rotations)
 
-    def _snapshot_parts(self) -> list[bytes]:
-        """Return the document as byte chunks; only keys changed since the last snapshot are serialized."""
-        _apply(self.doc, Op(self._seq_path, self._seq))
-        self._dirty.add(self._seq_path[0])
+    def prime(self) -> None:
+        """Serialize every part that a snapshot would serialize now (blocking: at open, before serving)."""
+        self._serialize_dirty()
+
+    def _serialize_dirty(self) -> None:
         for key in self._dirty:
             if key in self.doc:
                 self._chunks[key] = orjson.dumps(self.doc[key])
             else:
                 self._chunks.pop(key, None)
         self._dirty.clear()
+
+    def _snapshot_parts(self) -> list[bytes]:
+        """Return the document as byte chunks; only keys changed since the last snapshot are serialized."""
+        _apply(self.doc, Op(self._seq_path, self._seq))
+        self._dirty.add(self._seq_path[0])
+        self._serialize_dirty()
         parts: list[bytes] = [b"{"]
         for index, (key, chunk) in enumerate(self._chunks.items()):
             parts.extend((b"," if index else b"", orjson.dumps(key), b":", chunk))

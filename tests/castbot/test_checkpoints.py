@@ -216,3 +216,31 @@ async def test_an_interaction_token_leaves_the_disk_with_the_first_snapshot_afte
     await repo.commit(Application(KEY.guild_id, 42, KEY.user_id, KEY.config_id))  # type: ignore[arg-type]
     await repo.document.checkpoint()  # what the quiet-period schedule does 2 s later
     assert not any(secret.encode() in p.read_bytes() for p in data_dir.iterdir() if p.is_file())
+
+
+@pytest.mark.asyncio
+async def test_the_first_checkpoint_after_open_serializes_only_what_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loop stall at 20 MB came from the first checkpoint serializing the whole file: open serializes it
+    # before the bot serves anyone, so a checkpoint costs what changed since.
+    path = tmp_path / DATA_FILE
+    servers = {str(1000 + n): {"applications": {str(n): {"userId": str(n), "note": "x" * 2000}}} for n in range(50)}
+    path.write_bytes(orjson.dumps({META: {"schemaVersion": 1}, **servers}))
+    opened = JournaledDocument.open(path, seq_path=(META, "journalSeq"), fsync=False, offload=inline)
+    serialized: list[int] = []
+    real_dumps = orjson.dumps
+
+    def counting_dumps(value: Any, *args: Any) -> bytes:
+        out = real_dumps(value, *args)
+        serialized.append(len(out))
+        return out
+
+    monkeypatch.setattr("castbot_hikari.castbot.journal.orjson.dumps", counting_dumps)
+    await opened.change([set_op("1003", "applications", "3", "note", value="changed")])
+    serialized.clear()
+    await opened.checkpoint()
+    assert sum(serialized) < 3 * 2100  # the one changed server (and the sequence number), not 50 of them
+    await opened.close()
+    assert on_disk(path)["1003"]["applications"]["3"]["note"] == "changed"
+    assert on_disk(path)["1049"] == servers["1049"]
