@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import orjson
 import pytest
 import pytest_asyncio
@@ -14,6 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.castbot.document import DATA_FILE
 from tests.apply.fakes import CONFIG, GUILD, castbot_config
+from tests.pgcluster import START_HINT, Cluster, find_bin_dir, start_cluster
 
 
 def write_player_data(data_dir: Path, doc: dict[str, object]) -> Path:
@@ -54,3 +57,51 @@ async def repo(data_dir: Path) -> AsyncIterator[JsonApplicationRepository]:
 hypothesis_settings.register_profile("default", max_examples=400)
 hypothesis_settings.register_profile("long", max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "20000")))
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster | str]:
+    """A throwaway PostgreSQL cluster for this test session (or ``CASTBOT_TEST_DATABASE_URL``'s server).
+
+    Without server binaries the tests that need it are skipped, saying how to get one; under CI
+    (``CI`` set) they fail instead, so a CI machine without PostgreSQL can never pass silently.
+    """
+    if url := os.environ.get("CASTBOT_TEST_DATABASE_URL"):
+        yield url
+        return
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail(START_HINT)
+        pytest.skip(START_HINT)
+    cluster = start_cluster(bin_dir)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _admin_url(cluster: Cluster | str) -> str:
+    return cluster if isinstance(cluster, str) else cluster.url()
+
+
+def _with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest_asyncio.fixture
+async def pg_url(pg_cluster: Cluster | str) -> AsyncIterator[str]:
+    """A fresh, empty database on the test cluster for one test; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_admin_url(pg_cluster))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _with_database(_admin_url(pg_cluster), name)
+    admin = await asyncpg.connect(_admin_url(pg_cluster))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
