@@ -270,6 +270,7 @@ def build_app(
         clock=clock,
         max_concurrent=settings.max_concurrent_applies,
         max_per_server=settings.max_concurrent_applies_per_server,
+        claims=repository.claims if isinstance(repository, PostgresStore) else None,
     )
     recovery = Recovery(
         timeline, alerts=alerts, metrics=metrics, clock=clock, replier=HikariLateReplier(InteractionEdits(extra.edits))

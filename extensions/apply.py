@@ -93,6 +93,7 @@ async def on_apply_click(
         received_at=received,
         ack_ms=ack_ms,
         reply=ReplyHandle(int(inter.application_id), inter.token, token_expiry_ms(received_ms)),
+        interaction_id=int(inter.id),
     )
     await service.handle_click(click, HikariResponder(inter, followups, edits, deadline=token_deadline(received)))
 

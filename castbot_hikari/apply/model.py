@@ -267,6 +267,7 @@ class Click:
     received_at: float
     ack_ms: float
     reply: ReplyHandle | None = None
+    interaction_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,36 @@ class Leases(Protocol):
         ...
 
 
+class InteractionClaims(Protocol):
+    """Which process handles an interaction, when several processes receive each one (two gateway sessions
+    of one shard during a rolling restart, as Discord sends every event to each).
+
+    A claim is its process's while its lease lives (renewed while the click is handled); a claim whose
+    process died before finishing is taken over by another process that received the same click.
+    """
+
+    @property
+    def renew_every_s(self) -> float:
+        """Return how often a claim is renewed while its click is handled (and how often others look)."""
+        ...
+
+    async def claim(self, interaction_id: int, *, owner: str) -> bool:
+        """Claim an interaction: ``True`` if it is ``owner``'s now (new, or its claimer died unfinished)."""
+        ...
+
+    async def renew_claim(self, interaction_id: int, *, owner: str) -> None:
+        """Extend ``owner``'s claim while it handles the interaction."""
+        ...
+
+    async def finish_claim(self, interaction_id: int, *, owner: str) -> None:
+        """Record that ``owner`` finished handling the interaction (its result was shown or kept)."""
+        ...
+
+    async def claim_done(self, interaction_id: int) -> bool:
+        """Return whether the interaction's claimer finished handling it."""
+        ...
+
+
 class DiscordOps(Protocol):
     """The Discord calls the apply flow makes; adapters raise ``DiscordError`` on failure."""
 

@@ -48,7 +48,7 @@ from castbot_hikari.apply.model import (
     channel_spec,
     welcome,
 )
-from castbot_hikari.apply.ports import ApplicationRepository, DiscordOps, Leases, Responder
+from castbot_hikari.apply.ports import ApplicationRepository, DiscordOps, InteractionClaims, Leases, Responder
 from castbot_hikari.castbot.config import ApplicationConfig
 from castbot_hikari.core import metrics as names
 from castbot_hikari.core import naming
@@ -64,6 +64,11 @@ logger = logging.getLogger(__name__)
 CLEANUP_LIMIT: Final = 30.0
 MAX_CREATE_ATTEMPTS: Final = 3
 MAX_OVERFLOW_HOPS: Final = 10
+HANDLED_ELSEWHERE: Final = "handled-elsewhere"
+"""``detail`` of the outcome of a click whose own reservation another process holds: that process (or the one
+that takes its reservation over) answers through the reservation's reply handle, so this one shows nothing."""
+WATCH_LIMIT_S: Final = 14 * 60.0
+"""How long a process watches a click another process claimed (the token lives 15 minutes)."""
 UNCONFIRMED_WINDOW_S: Final = 60.0
 """How long after an unconfirmed channel creation the channel may still appear (hikari's request timeout
 is 30 s; Discord may finish a request it got after the client gave up)."""
@@ -244,6 +249,8 @@ class ApplyTimeline:
         if isinstance(held, Application):  # another process recorded it since we looked
             return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, held.channel_id)
         if isinstance(held, Pending):
+            if reply is not None and held.reply is not None and held.reply.token == reply.token:
+                return dataclasses.replace(ApplyOutcome.rejected(Rejection.IN_PROGRESS), detail=HANDLED_ELSEWHERE)
             return ApplyOutcome.rejected(Rejection.IN_PROGRESS)
         return await self.settle(key, config, applicant, held, progress=progress)
 
@@ -555,6 +562,7 @@ class ApplicationService:
             global limit lets through.
         max_per_server: Applies doing their work at once in one server. Discord limits channel creation per
             server, so more would only queue in hikari's buckets; one busy server never holds up the others.
+        claims: Which process handles each click, when several receive every click (``None``: this one).
     """
 
     def __init__(
@@ -566,8 +574,10 @@ class ApplicationService:
         clock: Clock,
         max_concurrent: int = 200,
         max_per_server: int = 10,
+        claims: InteractionClaims | None = None,
     ) -> None:
         self._timeline = timeline
+        self._claims = claims
         self._alerts = alerts
         self._metrics = metrics
         self._clock = clock
@@ -589,14 +599,25 @@ class ApplicationService:
         return True
 
     async def handle_click(self, click: Click, responder: Responder) -> ApplyOutcome:
-        """Apply, then show the result; keep it for the admins if the applicant cannot be reached."""
+        """Apply, then show the result; keep it for the admins if the applicant cannot be reached.
+
+        When several processes receive every click, only the one that claims it goes on; the others watch
+        the claim and take the click over only if its claimer dies before finishing it.
+        """
+        if not await self._claimed(click):
+            logger.debug("click handled by another process key=%s interaction=%s", click.key, click.interaction_id)
+            return ApplyOutcome.rejected(Rejection.IN_PROGRESS)
         self._metrics.incr(names.APPLY_CLICKS)
         self._running += 1
         self._idle.clear()
         try:
-            async with self._slot(click.key.guild_id):
-                outcome = await self.apply(click.key, click.applicant, responder.show_progress, reply=click.reply)
-            delivery = await responder.show_result(outcome)
+            async with self._holding_claim(click):
+                async with self._slot(click.key.guild_id):
+                    outcome = await self.apply(click.key, click.applicant, responder.show_progress, reply=click.reply)
+                if outcome.detail == HANDLED_ELSEWHERE:
+                    logger.info("click answered by the holder of its reservation key=%s", click.key)
+                    return outcome
+                delivery = await responder.show_result(outcome)
         finally:
             self._running -= 1
             if not self._running:
@@ -620,6 +641,55 @@ class ApplicationService:
         if not delivery.delivered:
             await self._keep_undelivered(click.key, outcome, delivery.text, delivery.reason)
         return outcome
+
+    async def _claimed(self, click: Click) -> bool:
+        """Return whether this process handles ``click``: it claimed it, or took it over from a dead claimer."""
+        claims, interaction = self._claims, click.interaction_id
+        if claims is None or interaction is None:
+            return True
+        owner = self._timeline.owner
+        try:
+            if await claims.claim(interaction, owner=owner):
+                return True
+            deadline = click.received_at + WATCH_LIMIT_S
+            while self._clock.monotonic() < deadline:
+                await asyncio.sleep(claims.renew_every_s)  # real time: the claimer's lease runs in real time
+                if await claims.claim_done(interaction):
+                    return False
+                if await claims.claim(interaction, owner=owner):
+                    logger.warning("taking over a click whose process stopped key=%s", click.key)
+                    return True
+        except StorageError as exc:  # the reservation still guards against duplicates: handle it here
+            logger.warning("could not claim the click key=%s error=%s", click.key, exc)
+            return True
+        return False
+
+    @contextlib.asynccontextmanager
+    async def _holding_claim(self, click: Click) -> AsyncGenerator[None]:
+        """Renew this process's claim of ``click`` while it is handled; mark it finished at the end."""
+        claims, interaction = self._claims, click.interaction_id
+        if claims is None or interaction is None:
+            yield
+            return
+        owner = self._timeline.owner
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(claims.renew_every_s)
+                with contextlib.suppress(StorageError):
+                    await claims.renew_claim(interaction, owner=owner)
+
+        task = asyncio.create_task(renew(), name=f"castbot-claim-{interaction}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            try:
+                await claims.finish_claim(interaction, owner=owner)
+            except StorageError as exc:  # its lease runs out: a watcher may answer once more, never create twice
+                logger.warning("could not mark the click finished key=%s error=%s", click.key, exc)
 
     @contextlib.asynccontextmanager
     async def _slot(self, guild_id: GuildId) -> AsyncGenerator[None]:

@@ -143,6 +143,7 @@ class PostgresStore:
         self.lease = timedelta(seconds=lease_s)
         self.configs = PgConfigRepository(pool)
         self.guild_settings = PgGuildSettings(pool)
+        self.claims = PgInteractionClaims(pool, self.lease)
         self._metrics: Metrics | None = None
 
     @classmethod
@@ -487,6 +488,65 @@ class PostgresStore:
                 self.lease,
             )
         return _pending_of(row) if row is not None else None
+
+
+class PgInteractionClaims:
+    """``InteractionClaims`` in ``interaction_claims``: one statement per claim, leased like reservations."""
+
+    def __init__(self, pool: asyncpg.Pool, lease: timedelta) -> None:
+        self._pool = pool
+        self._lease = lease
+        self._claims = 0
+
+    @property
+    def renew_every_s(self) -> float:
+        """Return a third of the lease."""
+        return self._lease.total_seconds() / 3
+
+    async def claim(self, interaction_id: int, *, owner: str) -> bool:
+        """Claim the interaction: new, or unfinished with its claimer's lease run out."""
+        self._claims += 1
+        async with storage("claim an interaction"):
+            if self._claims % 1000 == 0:  # forget claims long after their tokens died
+                await self._pool.execute("DELETE FROM interaction_claims WHERE claimed_at < now() - interval '1 day'")
+            won = await self._pool.fetchval(
+                "INSERT INTO interaction_claims AS c (interaction_id, owner, lease_until)"
+                " VALUES ($1, $2, now() + $3::interval)"
+                " ON CONFLICT (interaction_id) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until"
+                " WHERE NOT c.done AND (c.lease_until < now() OR c.owner = EXCLUDED.owner) RETURNING 1",
+                interaction_id,
+                owner,
+                self._lease,
+            )
+        return won is not None
+
+    async def renew_claim(self, interaction_id: int, *, owner: str) -> None:
+        """Extend ``owner``'s claim."""
+        async with storage("renew an interaction claim"):
+            await self._pool.execute(
+                "UPDATE interaction_claims SET lease_until = now() + $3::interval"
+                " WHERE interaction_id = $1 AND owner = $2",
+                interaction_id,
+                owner,
+                self._lease,
+            )
+
+    async def finish_claim(self, interaction_id: int, *, owner: str) -> None:
+        """Mark ``owner``'s claim finished."""
+        async with storage("finish an interaction claim"):
+            await self._pool.execute(
+                "UPDATE interaction_claims SET done = true WHERE interaction_id = $1 AND owner = $2",
+                interaction_id,
+                owner,
+            )
+
+    async def claim_done(self, interaction_id: int) -> bool:
+        """Return whether the claimer finished."""
+        async with storage("read an interaction claim"):
+            done = await self._pool.fetchval(
+                "SELECT done FROM interaction_claims WHERE interaction_id = $1", interaction_id
+            )
+        return bool(done)
 
 
 class PgConfigRepository:

@@ -268,3 +268,27 @@ async def json_made_document(tmp_path: Path) -> dict[str, Any]:
     assert isinstance(doc[META]["pending"][f"{GUILD}:{other.user_id}:{other.config_id}"], dict)
     assert PendingState.CHANNEL_CREATED.value in orjson.dumps(doc).decode()
     return doc
+
+
+@pytest.mark.asyncio
+async def test_a_click_is_claimed_by_one_process_and_taken_over_only_from_a_dead_unfinished_claimer(
+    pg_url: str,
+) -> None:
+    a = await PostgresStore.connect(pg_url, owner="a")
+    b = await PostgresStore.connect(pg_url, owner="b")
+    try:
+        assert await a.claims.claim(1, owner="a")
+        assert not await b.claims.claim(1, owner="b")  # a lives: its lease runs
+        await a.claims.renew_claim(1, owner="a")
+        assert not await b.claims.claim(1, owner="b")
+        await a.pool.execute("UPDATE interaction_claims SET lease_until = now() - interval '1 second'")  # a died
+        assert await b.claims.claim(1, owner="b")
+        assert not await a.claims.claim(1, owner="a")
+        await b.claims.finish_claim(1, owner="b")
+        assert await a.claims.claim_done(1)
+        await a.pool.execute("UPDATE interaction_claims SET lease_until = now() - interval '1 second'")
+        assert not await a.claims.claim(1, owner="a")  # finished: never handled again
+        assert not await a.claims.claim_done(2)
+    finally:
+        await a.close()
+        await b.close()
