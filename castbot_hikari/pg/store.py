@@ -80,7 +80,7 @@ def _json(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def prepare_connection(conn: asyncpg.Connection) -> None:
     """Decode and encode JSONB as Python objects on every pooled connection."""
     await conn.set_type_codec("jsonb", encoder=_json, decoder=orjson.loads, schema="pg_catalog")
 
@@ -171,7 +171,7 @@ class PostgresStore:
                 url,
                 min_size=min_size,
                 max_size=max_size,
-                init=_init_connection,
+                init=prepare_connection,
                 statement_cache_size=0,
                 timeout=timeout_s,
                 command_timeout=30,
