@@ -88,8 +88,9 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_cluster(bin_dir: Path) -> Cluster:
-    """Create and start a cluster in a new temporary folder.
+def start_cluster(bin_dir: Path, *, durable: bool = False) -> Cluster:
+    """Create and start a cluster in a new temporary folder (``durable``: with PostgreSQL's default fsync and
+    synchronous commit, for measurements; the tests run without them).
 
     Raises:
         RuntimeError: ``initdb`` or the server failed (the message holds the server's log).
@@ -108,10 +109,9 @@ def start_cluster(bin_dir: Path) -> Cluster:
         timeout=120,
     )
     port = free_port()
-    options = (
-        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     started = subprocess.run(
         [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"],
         capture_output=True,

@@ -1,7 +1,8 @@
 """``castbot-hikari bench``: the old synchronous pattern against the deferred bot, under the same load.
 
 Sections: ``load`` (scenarios x strategies, each in fresh emulator and bot processes), ``persistence``
-(the data store's costs with realistic files) and ``memory`` (the bot's RSS with 165 realistic servers).
+(the data store's costs with realistic files), ``stores`` (one apply's cost in the JSON store and in
+PostgreSQL, alone and in a burst) and ``memory`` (the bot's RSS with 165 realistic servers).
 This module imports only the standard library at the top, so ``castbot-hikari --help`` stays light.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from castbot_hikari.bench.scenarios import Scenario
     from castbot_hikari.bench.stats import Figures
 
-SECTIONS = ("load", "persistence", "memory")
+SECTIONS = ("load", "persistence", "stores", "memory")
 SCENARIO_NAMES = ("burst", "storm", "steady", "busy")
 STRATEGY_NAMES = ("deferred", "synchronous", "deferred-naive")
 # Seconds after the last click that a run waits for every click to settle: --quick cuts the tails off.
@@ -58,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated load (default 7)")
     parser.add_argument("--logs", type=Path, default=None, help="folder for the processes' logs (default: temp)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("CASTBOT_DATABASE_URL") or None,
+        help="stores: the PostgreSQL database to time (default: CASTBOT_DATABASE_URL; its applies table is used)",
+    )
 
 
 def _chosen(args: argparse.Namespace) -> tuple[list[str], list[Scenario], list[str]]:
@@ -139,6 +146,13 @@ async def bench(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
         err.write("persistence: generating data files and timing the store…\n")
         sizes, startup = await persistence.run_persistence(persistence.QUICK_SIZES if args.quick else persistence.SIZES)
         out.write(persistence.render_persistence(sizes, startup))
+    if "stores" in sections:
+        from castbot_hikari.bench import stores  # noqa: PLC0415
+
+        err.write("stores: timing one apply in each store…\n")
+        figures = await stores.run_stores(args.database_url)
+        skipped = None if args.database_url else "postgres: not timed (give --database-url or CASTBOT_DATABASE_URL)"
+        out.write(stores.render_stores(figures, skipped=skipped))
     if "memory" in sections:
         results["memory"] = await run_memory(options, bar, out)
     if args.json is not None:
