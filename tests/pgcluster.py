@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -124,3 +125,41 @@ def start_cluster(bin_dir: Path, *, durable: bool = False) -> Cluster:
         raise RuntimeError(f"PostgreSQL did not start: {text[-2000:]}")
     pid = int((data / "postmaster.pid").read_text().splitlines()[0])
     return Cluster(root, port, user, pid)
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    del signum, frame
+    raise SystemExit(0)
+
+
+def main() -> int:
+    """``python -m tests.pgcluster``: a throwaway local PostgreSQL for development, until Ctrl-C.
+
+    Prints ``CASTBOT_DATABASE_URL=...`` (a database named ``castbot``), then waits; Ctrl-C or SIGTERM stops the
+    server and deletes its folder.
+    """
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        sys.stderr.write(f"{START_HINT}\n")
+        return 2
+    cluster = start_cluster(bin_dir)
+    try:
+        subprocess.run(
+            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", cluster.user, "castbot"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        sys.stdout.write(f"CASTBOT_DATABASE_URL={cluster.url('castbot')}\n")
+        sys.stdout.write("a throwaway PostgreSQL is running (its data goes when it stops): Ctrl-C stops it\n")
+        sys.stdout.flush()
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    finally:
+        cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

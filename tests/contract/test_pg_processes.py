@@ -292,3 +292,23 @@ async def test_a_click_is_claimed_by_one_process_and_taken_over_only_from_a_dead
     finally:
         await a.close()
         await b.close()
+
+
+@pytest.mark.asyncio
+async def test_the_readiness_probe_is_false_while_the_database_does_not_answer(pg_url: str) -> None:
+    from castbot_hikari.app import store_parts
+
+    store = await PostgresStore.connect(pg_url, owner="probe", min_size=1, max_size=2)
+    name = pg_url.rpartition("/")[2]
+    admin = await asyncpg.connect(pg_url.rpartition("/")[0] + "/postgres")
+    try:
+        probe = store_parts(store).probe
+        assert await probe()
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+        assert not await probe()
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert await probe()
+    finally:
+        await admin.close()
+        await store.close()
