@@ -123,7 +123,7 @@ async def storage(what: str) -> AsyncGenerator[None]:
         yield
     except (LeaseLostError, StorageError):
         raise
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError) as exc:
         raise StorageError(f"PostgreSQL: could not {what}: {type(exc).__name__}: {exc}") from exc
 
 
@@ -201,11 +201,11 @@ class PostgresStore:
             self._metrics.observe(names.STORE_SAVE_MS, (time.perf_counter() - started) * 1000)
 
     async def probe(self) -> bool:
-        """Return whether the database answers (the readiness probe)."""
+        """Return whether the database answers (the readiness probe): any failure means not ready."""
         try:
-            async with storage("answer the probe"):
-                return await self._pool.fetchval("SELECT 1", timeout=5) == 1
-        except StorageError:
+            return await self._pool.fetchval("SELECT 1", timeout=5) == 1
+        except Exception:  # a health check: whatever went wrong, the answer is "not ready"
+            logger.debug("the database did not answer the probe", exc_info=True)
             return False
 
     async def close(self) -> None:

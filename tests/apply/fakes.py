@@ -21,7 +21,7 @@ from castbot_hikari.apply.model import (
     Welcome,
     alert_topic,
 )
-from castbot_hikari.apply.ports import AdminNotifier, ApplicationRepository, DiscordOps, LateReplier
+from castbot_hikari.apply.ports import AdminNotifier, ApplicationRepository, DiscordOps, LateReplier, Leases
 from castbot_hikari.apply.recovery import Recovery
 from castbot_hikari.apply.service import ApplicationService, ApplyTimeline
 from castbot_hikari.core import naming
@@ -310,6 +310,7 @@ def make_stack(
     max_per_server: int = 20,
     metrics: InMemoryMetrics | None = None,
     window_s: float = 60.0,
+    leases: Leases | None = None,
 ) -> ApplyStack:
     """Return the apply service, its recovery and their timeline over ``repo`` and ``discord``."""
     clock = clock or FakeClock()
@@ -326,6 +327,7 @@ def make_stack(
         time_limit=time_limit,
         unconfirmed_window_s=window_s,
         sleep=SleepRecorder(clock),
+        leases=leases,
     )
     service = ApplicationService(
         timeline,

@@ -38,8 +38,8 @@ def castbot_file(path: Path) -> dict[str, object]:
 def test_migrate_applies_the_schema_once(tmp_path: Path, pg_url: str) -> None:
     first = castbot("migrate", cwd=tmp_path, env=pg_env(pg_url))
     assert first.code == ExitCode.OK, first.err
-    assert "applied 1 migration" in first.out
-    assert "0001_initial" in first.out
+    assert "applied 2 migrations" in first.out
+    assert "0001_initial, 0002_interaction_claims" in first.out
     again = castbot("migrate", cwd=tmp_path, env=pg_env(pg_url))
     assert again.code == ExitCode.OK, again.err
     assert "already up to date" in again.out
