@@ -14,7 +14,7 @@ import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -24,7 +24,7 @@ from castbot_hikari.app import App, build_app
 from castbot_hikari.apply import custom_ids as apply_ids
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.castbot.document import DATA_FILE
-from castbot_hikari.core.ids import ConfigId
+from castbot_hikari.core.ids import ChannelId, ConfigId
 from castbot_hikari.core.permissions import BOT_REQUIRED, Permission
 from castbot_hikari.settings import Settings
 from castbot_hikari.testing.emulator import DiscordEmulator, GuildSeed, Interaction, MessageState
@@ -42,7 +42,8 @@ def buttons(message: MessageState) -> dict[str, str]:
     """Return the message's buttons, label -> custom id."""
     found: dict[str, str] = {}
     for row in message.components:
-        for component in row.get("components") or []:
+        components = cast("list[dict[str, Any]]", row.get("components") or [])
+        for component in components:
             if component.get("type") == 2 and component.get("custom_id"):
                 found[str(component.get("label"))] = str(component["custom_id"])
     return found
@@ -279,7 +280,7 @@ async def test_a_third_rename_within_ten_minutes_is_queued_and_never_fails_the_s
     assert "withdrawn" in await season.welcome_press(channel, "Withdraw")  # the step succeeds at once
     assert season.record(channel)["withdrawnAt"]
     assert season.app is not None
-    assert season.app.questions.renames.pending(channel) == "✖️"  # waits for Discord's window
+    assert season.app.questions.renames.pending(ChannelId(channel)) == "✖️"  # waits for Discord's window
     patches = [r for r in season.emu.requests if r.method == "PATCH" and r.path == f"/channels/{channel}"]
     assert [r.status for r in patches] == [200, 200]  # no 429: the queue never asks too early
 
