@@ -32,7 +32,7 @@ from castbot_hikari.questions import custom_ids as ids
 from castbot_hikari.questions import render
 from castbot_hikari.questions.custom_ids import Action, QuestionsId
 from castbot_hikari.questions.model import Outcome, Press
-from castbot_hikari.questions.service import AnswerForm, QuestionsService
+from castbot_hikari.questions.service import AnswerForm, QuestionsService, reconcile_names
 from castbot_hikari.questions.wiring import Questions
 from extensions.apps._questions import on_editor_component, on_editor_modal
 
@@ -213,3 +213,20 @@ async def build_modal_listener(client: lightbulb.Client) -> Callback[hikari.Moda
 
 loader.add(PlainListener(hikari.ComponentInteractionCreateEvent, build_press_listener))
 loader.add(PlainListener(hikari.ModalInteractionCreateEvent, build_modal_listener))
+
+
+async def build_guild_listener(client: lightbulb.Client) -> Callback[hikari.GuildAvailableEvent]:
+    """Return the listener that resends, once a guild is available, renames a stopped process had queued."""
+    deps = await _deps(client)
+
+    async def on_guild(event: hikari.GuildAvailableEvent) -> None:
+        names = {ChannelId(int(c.id)): c.name or "" for c in event.channels.values()}
+        try:
+            reconcile_names(deps.questions.store, deps.questions.renames, GuildId(event.guild_id), names)
+        except Exception:  # never let one guild's data stop the event loop's listeners
+            logger.exception("questions rename reconciliation failed guild=%s", event.guild_id)
+
+    return on_guild
+
+
+loader.add(PlainListener(hikari.GuildAvailableEvent, build_guild_listener))

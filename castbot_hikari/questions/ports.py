@@ -35,6 +35,10 @@ class QuestionStore(Protocol):
         """Return a config's applications, oldest first."""
         ...
 
+    def wanted_prefixes(self, guild_id: GuildId) -> dict[ChannelId, str]:
+        """Return the channel-name prefix each application of the guild last asked for (ours only)."""
+        ...
+
     async def mark_posting(self, progress: Progress, question_id: str) -> None:
         """Record that a question's message is about to be posted (so a crash cannot post it twice)."""
         ...
@@ -51,12 +55,12 @@ class QuestionStore(Protocol):
         """Store (or replace) an answer."""
         ...
 
-    async def complete(self, progress: Progress, completed_at: str) -> None:
-        """Stamp ``completedAt``."""
+    async def complete(self, progress: Progress, completed_at: str, prefix: str) -> None:
+        """Stamp ``completedAt`` and the channel-name prefix now wanted (in one change)."""
         ...
 
-    async def set_withdrawn(self, progress: Progress, withdrawn_at: str | None) -> None:
-        """Record a withdrawal (``None``: the applicant resumed)."""
+    async def set_withdrawn(self, progress: Progress, withdrawn_at: str | None, prefix: str) -> None:
+        """Record a withdrawal (``None``: the applicant resumed) and the prefix now wanted (in one change)."""
         ...
 
     async def add_question(self, guild_id: GuildId, config_id: ConfigId, question: Question, at_ms: int) -> bool:

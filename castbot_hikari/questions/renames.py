@@ -104,9 +104,9 @@ class RenameQueue:
                 logger.warning("rename failed channel=%s kind=%s attempt=%d", channel_id, exc.kind.value, attempts)
                 if exc.kind in (DiscordErrorKind.NOT_FOUND, DiscordErrorKind.MISSING_PERMISSIONS):
                     continue
-                if attempts < MAX_ATTEMPTS:
+                if attempts < MAX_ATTEMPTS:  # wait a whole window: Discord may count renames we did not see
                     self._wanted.setdefault(channel_id, prefix)
-                    self._sent.setdefault(channel_id, deque()).append(self._clock.monotonic())
+                    self._sent[channel_id] = deque([self._clock.monotonic()] * self._limit)
             except Exception:  # a rename must never take the bot down; the log says what happened
                 logger.exception("rename crashed channel=%s", channel_id)
         self._workers.pop(channel_id, None)

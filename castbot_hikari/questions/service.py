@@ -13,15 +13,16 @@ import contextlib
 import datetime
 import logging
 import secrets
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
 from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.errors import DiscordError, StorageError
-from castbot_hikari.core.ids import ConfigId, GuildId, MessageId
+from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, MessageId
 from castbot_hikari.core.locks import KeyedSemaphores
 from castbot_hikari.questions.model import (
     MAX_ANSWER,
+    STATUS_PREFIXES,
     Answer,
     Completion,
     Kind,
@@ -205,8 +206,8 @@ class QuestionsService:
             target = questions.next_unposted(progress.posted)
             if target is not None:  # a question was added since this one was posted
                 return await self._post(progress, questions, target, Kind.POSTED)
-            await self._store.complete(progress, iso(self._clock.now_ms()))
             done = replace(progress, completed_at="now")
+            await self._store.complete(progress, iso(self._clock.now_ms()), done.status_prefix())
             if (message := progress.posted.get(question_id)) is not None:
                 await self._quietly(self._discord.remove_buttons(progress.channel_id, message))
             await self._quietly(
@@ -241,9 +242,10 @@ class QuestionsService:
             del questions
             if progress.state is State.WITHDRAWN:
                 return Outcome(Kind.ALREADY_WITHDRAWN)
-            await self._store.set_withdrawn(progress, iso(self._clock.now_ms()))
+            prefix = replace(progress, withdrawn_at="now").status_prefix()
+            await self._store.set_withdrawn(progress, iso(self._clock.now_ms()), prefix)
             await self._welcome(progress, press.message_id, withdrawn=True)
-            self._renamer.request(progress.channel_id, replace(progress, withdrawn_at="now").status_prefix())
+            self._renamer.request(progress.channel_id, prefix)
             return Outcome(Kind.WITHDRAWN)
 
         return await self._run(press, "withdraw", step)
@@ -254,9 +256,9 @@ class QuestionsService:
         async def step(progress: Progress, questions: QuestionSet) -> Outcome:
             if progress.state is not State.WITHDRAWN:
                 return Outcome(Kind.NOT_WITHDRAWN)
-            await self._store.set_withdrawn(progress, None)
-            await self._welcome(progress, press.message_id, withdrawn=False)
             back = replace(progress, withdrawn_at=None)
+            await self._store.set_withdrawn(progress, None, back.status_prefix())
+            await self._welcome(progress, press.message_id, withdrawn=False)
             self._renamer.request(progress.channel_id, back.status_prefix())
             return self._position(back, questions, Kind.RESUMED)
 
@@ -344,6 +346,27 @@ class QuestionsService:
             await call
         except DiscordError as exc:
             logger.warning("questions cosmetic call failed kind=%s status=%s", exc.kind.value, exc.status)
+
+
+def reconcile_names(
+    store: QuestionStore, renamer: Renamer, guild_id: GuildId, names: Mapping[ChannelId, str]
+) -> list[ChannelId]:
+    """Ask again for every status prefix this bot wanted and the channel's name does not show yet.
+
+    Run when a guild becomes available after a start: a rename the queue had not sent before the process
+    stopped is sent now. Channels renamed by someone else to a name without a status character, and
+    applications this bot never renamed (CastBot's), are left alone.
+    """
+    asked: list[ChannelId] = []
+    for channel_id, wanted in store.wanted_prefixes(guild_id).items():
+        name = names.get(channel_id)
+        if name is None or name.startswith(wanted) or not name.startswith(STATUS_PREFIXES):
+            continue
+        renamer.request(channel_id, wanted)
+        asked.append(channel_id)
+    if asked:
+        logger.info("questions renames resumed guild=%s channels=%d", guild_id, len(asked))
+    return asked
 
 
 # ---- the admins' side -------------------------------------------------------------------------------

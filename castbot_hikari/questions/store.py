@@ -3,7 +3,8 @@
 Questions are the config's ``questions`` array in CastBot's shape: plain (and ``dnc``) questions in
 order, the ``completion`` question last. Progress lives on the application record (keyed by channel id):
 CastBot's ``currentQuestion`` (0-based) and ``completedAt``, and keys of ours that CastBot ignores and
-keeps: ``currentQuestionId``, ``questionMessages``, ``postingQuestion``, ``answers``, ``withdrawnAt``.
+keeps: ``currentQuestionId``, ``questionMessages``, ``postingQuestion``, ``answers``, ``withdrawnAt``,
+``statusPrefix``.
 
 Every method reads and changes memory without an ``await`` in between, so on one event loop a change is
 never lost to a concurrent one; it returns once the change is durable.
@@ -33,6 +34,8 @@ from castbot_hikari.questions.model import (
 )
 
 QUESTIONS: Final = "questions"
+WANTED_PREFIX: Final = "statusPrefix"
+"""The channel-name prefix this bot last asked for: a restart sends a rename the queue had not sent yet."""
 _QUESTION_STYLE_PARAGRAPH: Final = 2
 
 
@@ -176,16 +179,25 @@ class JsonQuestionStore:
         value = {"title": answer.title, "text": answer.text, "answeredAt": answer.answered_at}
         await self._change_record(progress, [(("answers", question_id), value)])
 
-    async def complete(self, progress: Progress, completed_at: str) -> None:
-        """Stamp ``completedAt``."""
-        await self._change_record(progress, [(("completedAt",), completed_at)])
+    async def complete(self, progress: Progress, completed_at: str, prefix: str) -> None:
+        """Stamp ``completedAt`` and the wanted prefix."""
+        await self._change_record(progress, [(("completedAt",), completed_at), ((WANTED_PREFIX,), prefix)])
 
-    async def set_withdrawn(self, progress: Progress, withdrawn_at: str | None) -> None:
-        """Record a withdrawal, or clear it."""
+    async def set_withdrawn(self, progress: Progress, withdrawn_at: str | None, prefix: str) -> None:
+        """Record a withdrawal, or clear it, and the wanted prefix."""
         if withdrawn_at is None:
-            await self._change_record(progress, [], drop=("withdrawnAt",))
+            await self._change_record(progress, [((WANTED_PREFIX,), prefix)], drop=("withdrawnAt",))
         else:
-            await self._change_record(progress, [(("withdrawnAt",), withdrawn_at)])
+            await self._change_record(progress, [(("withdrawnAt",), withdrawn_at), ((WANTED_PREFIX,), prefix)])
+
+    def wanted_prefixes(self, guild_id: GuildId) -> dict[ChannelId, str]:
+        """Return the prefix each application of the guild last asked for (set by this bot only)."""
+        found: dict[ChannelId, str] = {}
+        for channel_id, raw in as_object(castbot_doc.guild(self._doc, guild_id).get(APPLICATIONS)).items():
+            wanted = as_object(raw).get(WANTED_PREFIX)
+            if isinstance(wanted, str) and channel_id.isdigit():
+                found[ChannelId(int(channel_id))] = wanted
+        return found
 
     # ---- the admins' editor: each change rewrites the one array, as CastBot does ------------------
 

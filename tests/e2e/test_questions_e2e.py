@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,3 +389,51 @@ async def test_only_the_applicant_or_an_admin_can_press(season: Season) -> None:
     )
     await refused.wait_until(shown, timeout=TIMEOUT)
     assert "Manage Server" in (refused.content or ""), refused.content
+
+
+class ShiftedClock:
+    """The emulator's monotonic clock, which a test can move forward (Discord's rename window is 10 minutes)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+
+@pytest.mark.asyncio
+async def test_a_rename_still_queued_when_the_bot_stops_is_sent_after_the_restart(tmp_path: Path) -> None:
+    clock = ShiftedClock()
+    async with DiscordEmulator(validate=True, seed=1, clock=clock) as emu:
+        guild = emu.add_guild(
+            GuildSeed(
+                name="ORG",
+                categories=["Applications"],
+                text_channels=["apply-here"],
+                roles=["Production"],
+                members=[("kevin_a", "Kevin A")],
+                bot_permissions=int(BOT_REQUIRED),
+            )
+        )
+        (tmp_path / DATA_FILE).write_bytes(orjson.dumps(castbot_data(guild, CONFIG_ID)))
+        season = Season(emu, guild, tmp_path)
+        await season.start_bot()
+        try:
+            channel = await season.apply()
+            await season.welcome_press(channel, "Withdraw")
+            await wait_name(season, channel, "✖️")
+            await season.welcome_press(channel, "Resume")
+            await wait_name(season, channel, "📝")
+            await season.welcome_press(channel, "Withdraw")  # the third rename waits for the window
+            assert season.record(channel)["statusPrefix"] == "✖️"
+            await season.stop_bot()  # ... and the process stops before it is sent
+            assert emu.state.channels[channel].name.startswith("📝")
+            clock.offset += 601.0
+            await season.start_bot()
+            await wait_name(season, channel, "✖️")
+            assert emu.state.channels[channel].name == "✖️kevina-app"
+            patches = [r.status for r in emu.requests if r.method == "PATCH" and r.path == f"/channels/{channel}"]
+            assert patches == [200, 200, 200]
+        finally:
+            await season.stop_bot()
+        assert emu.validation_errors == []
