@@ -29,7 +29,7 @@ from castbot_hikari.questions.model import (
     with_prefix,
 )
 from castbot_hikari.questions.renames import RenameQueue
-from castbot_hikari.questions.service import QuestionEditor, Report, rows_of
+from castbot_hikari.questions.service import QuestionEditor, Report, reconcile_names, rows_of
 from castbot_hikari.questions.store import JsonQuestionStore, read_questions
 from tests.apply.fakes import FakeClock
 from tests.questions.fakes import APPLICANT, CH, CONFIG, G, plain, qid, seed
@@ -241,3 +241,26 @@ def test_the_csv_has_one_column_per_question_and_defuses_formulas() -> None:
     assert table[0] == ["user_id", "name", "channel_id", "state", "completed_at", "Q1", "Q2"]
     assert table[1] == [str(APPLICANT), "'=Kev", str(CH), "on question 2 of 2", "", "'@cmd", ""]
     assert Question(qid(1), "Q1", "Text 1") == questions.questions[0]
+
+
+@pytest.mark.asyncio
+async def test_after_a_restart_only_the_renames_this_bot_wanted_are_asked_again(tmp_path: Path) -> None:
+    seed(tmp_path, [plain(1)], statusPrefix="✖️", withdrawnAt="2026-01-01T00:00:00.000Z")
+    document = open_document(tmp_path, fsync=False)
+    try:
+        apps = document.doc[str(G)]["applications"]
+        apps["999"] = {"userId": "5", "channelId": "999", "configId": CONFIG}  # CastBot's withdrawn one: name only
+        asked: list[tuple[ChannelId, str]] = []
+
+        class Recorder:
+            def request(self, channel_id: ChannelId, prefix: str) -> None:
+                asked.append((channel_id, prefix))
+
+        store = JsonQuestionStore(document)
+        names = {CH: "📝kevina-app", ChannelId(999): "✖️zoe-app"}
+        assert reconcile_names(store, Recorder(), G, names) == [CH]
+        assert asked == [(CH, "✖️")]
+        assert reconcile_names(store, Recorder(), G, {CH: "✖️kevina-app"}) == []  # already shows it
+        assert reconcile_names(store, Recorder(), G, {CH: "renamed-by-hand"}) == []  # no status character: left
+    finally:
+        await document.close()
