@@ -135,7 +135,7 @@ async def open_answer(deps: Deps, inter: hikari.ComponentInteraction, press: Pre
         return
     title, custom_id, rows = render.answer_modal(form.question, form.current)
     try:
-        await inter.create_modal_response(title, custom_id, components=list(rows))
+        await deps.acks.open_modal(inter, title, custom_id, list(rows))
     except hikari.HTTPError as exc:
         logger.warning("questions modal failed interaction=%s error=%s", inter.id, describe_failure(exc))
 

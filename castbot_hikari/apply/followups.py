@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 import hikari
@@ -167,6 +167,18 @@ class InteractionAcks:
         except hikari.BadRequestError as exc:
             if exc.code != ALREADY_ACKNOWLEDGED:
                 raise
+
+    async def open_modal(
+        self,
+        interaction: hikari.ComponentInteraction,
+        title: str,
+        custom_id: str,
+        components: Sequence[hikari.api.ComponentBuilder],
+    ) -> None:
+        """Answer at once with a modal (which can only ever be a first response)."""
+        await self._rest.create_modal_response(
+            interaction, interaction.token, title=title, custom_id=custom_id, components=components
+        )
 
     async def reply_ephemeral(
         self, interaction: hikari.ComponentInteraction | hikari.ModalInteraction, text: str

@@ -62,6 +62,8 @@ def outcome(result: Outcome) -> str:  # noqa: PLR0911, PLR0912 - one sentence pe
             return "✖️ The application is withdrawn. Press **Resume** on the welcome message to continue it."
         case Kind.ALREADY_WITHDRAWN:
             return "✖️ This application is already withdrawn."
+        case Kind.RESUMED if result.number is None:
+            return "✅ Welcome back: the application is open again. Press **Start** when you are ready."
         case Kind.RESUMED:
             return f"✅ Welcome back: the application is open again; you are on {where}."
         case Kind.NOT_WITHDRAWN:

@@ -389,6 +389,14 @@ async def test_only_the_applicant_or_an_admin_can_press(season: Season) -> None:
     )
     await refused.wait_until(shown, timeout=TIMEOUT)
     assert "Manage Server" in (refused.content or ""), refused.content
+    # A replayed editor button (Delete question 1) does nothing for a member either.
+    first = season.config()["questions"][0]["id"]
+    replay = await season.emu.click(
+        season.guild.id, season.user("bob"), f"cbq:a-del:{first}:{CONFIG_ID}", channel_id=season.channel("apply-here")
+    )
+    await replay.wait_until(shown, timeout=TIMEOUT)
+    assert "Manage Server" in (replay.content or ""), replay.content
+    assert season.config()["questions"][0]["id"] == first
 
 
 class ShiftedClock:

@@ -264,3 +264,33 @@ async def test_after_a_restart_only_the_renames_this_bot_wanted_are_asked_again(
         assert reconcile_names(store, Recorder(), G, {CH: "renamed-by-hand"}) == []  # no status character: left
     finally:
         await document.close()
+
+
+def test_the_editor_shows_8_questions_a_page_with_page_buttons() -> None:
+    from castbot_hikari.questions.service import EditorView
+
+    questions = read_questions([plain(n) for n in range(1, 10)])
+    view = EditorView(G, CONFIG, "Season 1", questions, page=0, selected=qid(2))
+    text = render.editor(view)
+    assert "page 1/2" in text
+    assert "▶ `2.` **Q2**" in text
+    assert "`9.`" not in text
+    rows = [row.build()[0] for row in render.editor_rows(view)]
+    menu = rows[0]["components"][0]
+    assert [o["value"] for o in menu["options"]] == [qid(n) for n in range(1, 9)]
+    labels = [c["label"] for row in rows[1:] for c in row["components"]]
+    assert labels == [
+        "Edit",
+        "Move up",
+        "Move down",
+        "Duplicate",
+        "Delete",
+        "Add",
+        "Preview",
+        "Completion message",
+        "Previous page",
+        "Next page",
+    ]
+    second = render.editor(EditorView(G, CONFIG, "Season 1", questions, page=1))
+    assert "`9.` **Q9**" in second
+    assert "`1.`" not in second
