@@ -248,6 +248,10 @@ async def test_double_clicks_on_next_post_one_question(season: Season) -> None:
     lines = sorted(c.content or "" for c in clicks)
     assert sum("On to question 2 of 3" in line for line in lines) == 1
     assert all(not c.failed for c in clicks)
+    for click in clicks:  # each press is deferred first (privately), and the result replaces "thinking…"
+        assert (click.ack_type, click.ephemeral) == (5, True)
+        kinds = [kind for _, kind, _ in click.timeline]
+        assert kinds.index("acked") < kinds.index("original_edited")
     assert season.record(channel)["currentQuestion"] == 1
 
 
@@ -445,3 +449,67 @@ async def test_a_rename_still_queued_when_the_bot_stops_is_sent_after_the_restar
         finally:
             await season.stop_bot()
         assert emu.validation_errors == []
+
+
+@pytest.mark.asyncio
+async def test_the_editor_edits_moves_duplicates_previews_and_sets_the_completion_message(season: Season) -> None:
+    ids = await three_questions(season)
+    ann = season.user("ann")
+
+    async def pick(question_id: str) -> MessageState:
+        screen = season.emu.visible_message(await season.editor())
+        assert screen is not None
+        menu = next(c["custom_id"] for row in screen.components for c in row["components"] if c["type"] == 3)
+        picked = await season.emu.select(screen, ann, menu, values=[question_id])
+        await picked.wait_until(lambda i: "original_edited" in [k for _, k, _ in i.timeline], timeout=TIMEOUT)
+        shown_now = season.emu.visible_message(picked)
+        assert shown_now is not None
+        return shown_now
+
+    async def press_and_wait(message: MessageState, label: str) -> MessageState:
+        inter = await season.press(message, buttons(message)[label], user="ann")
+        await inter.wait_until(lambda i: "original_edited" in [k for _, k, _ in i.timeline], timeout=TIMEOUT)
+        after = season.emu.visible_message(inter)
+        assert after is not None
+        return after
+
+    editor = await pick(ids[0])
+    edit = await season.press(editor, buttons(editor)["Edit"], user="ann")
+    assert edit.ack_type == 9
+    assert edit.modal is not None
+    prefilled = [c.get("value") for row in edit.modal["components"] for c in row["components"]]
+    assert prefilled[:2] == ["Why you?", "Tell us why."]
+    submit = await season.emu.submit_modal(edit, {"title": "Why you, really?", "image": "https://example.com/a.png"})
+    await submit.wait_until(shown, timeout=TIMEOUT)
+    assert "Question saved" in (submit.content or "")
+    moved = await press_and_wait(await pick(ids[0]), "Move down")
+    assert "Question moved" in moved.content
+    assert [q["id"] for q in season.config()["questions"]] == [ids[1], ids[0], ids[2]]
+    duplicated = await press_and_wait(await pick(ids[2]), "Duplicate")
+    assert "duplicated" in duplicated.content
+    stored = season.config()["questions"]
+    assert [q["questionTitle"] for q in stored] == ["Strategy", "Why you, really?", "Fun fact", "Fun fact"]
+    assert stored[1]["imageURL"] == "https://example.com/a.png"
+    assert len({q["id"] for q in stored}) == 4
+    preview = await season.press(await pick(ids[0]), buttons(await pick(ids[0]))["Preview"], user="ann")
+    await preview.wait_until(shown, timeout=TIMEOUT)
+    assert (preview.content or "").startswith("Preview: **Question 2 of 4**")
+    closing = await season.press(editor, buttons(editor)["Completion message"], user="ann")
+    assert closing.ack_type == 9
+    done = await season.emu.submit_modal(closing, {"text": "Thanks! Results on Friday."})
+    await done.wait_until(shown, timeout=TIMEOUT)
+    assert "Completion message saved" in (done.content or "")
+    last = season.config()["questions"][-1]
+    assert (last["questionType"], last["questionText"], last["order"]) == (
+        "completion",
+        "Thanks! Results on Friday.",
+        5,
+    )
+    # The applicant sees the new completion message after Complete.
+    channel = await season.apply()
+    await season.welcome_press(channel, "Start")
+    for _ in range(3):
+        await season.next(channel)
+    await season.next(channel, "Complete")
+    final = season.messages(channel)[-1]
+    assert final.embeds[0]["description"] == "Thanks! Results on Friday."
