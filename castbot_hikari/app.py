@@ -31,6 +31,7 @@ from castbot_hikari.discord import hikari_fixes
 from castbot_hikari.monitoring.prometheus import PrometheusMetrics
 from castbot_hikari.monitoring.wiring import Monitoring
 from castbot_hikari.pg.store import PostgresStore
+from castbot_hikari.questions.wiring import Questions, register_questions
 from castbot_hikari.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 # Component interactions arrive whatever the intents; GUILDS keeps the cache's guilds and channels for
 # admins' commands. No privileged intent is needed.
 INTENTS = hikari.Intents.GUILDS
-EXTENSIONS = ("extensions.apply", "extensions.apps")
+EXTENSIONS = ("extensions.apply", "extensions.apps", "extensions.questions")
 DRAIN_SECONDS = 20.0
 
 
@@ -53,6 +54,7 @@ class App:
     recovery: Recovery
     metrics: PrometheusMetrics
     monitoring: Monitoring
+    questions: Questions
 
     @property
     def repository(self) -> JsonApplicationRepository:
@@ -292,6 +294,9 @@ def build_app(
         clock=clock,
         bot_user_id=bot_user_id,
     )
+    questions = register_questions(
+        client, bot, repository.document, once=extra.once, clock=clock, bot_user_id=bot_user_id
+    )
     background: set[asyncio.Task[object]] = set()
 
     async def on_starting(_: hikari.StartingEvent) -> None:
@@ -316,6 +321,7 @@ def build_app(
         if not drained:
             logger.warning("stopping with applies still running; start-up will finish them")
         await client.stop()
+        await questions.renames.close()
         await extra.close()
         await repository.close()
         await monitoring.stopped()
@@ -323,4 +329,4 @@ def build_app(
     bot.subscribe(hikari.StartingEvent, on_starting)
     bot.subscribe(hikari.StartedEvent, on_started)
     bot.subscribe(hikari.StoppingEvent, on_stopping)
-    return App(bot, client, repository, service, recovery, metrics, monitoring)
+    return App(bot, client, repository, service, recovery, metrics, monitoring, questions)

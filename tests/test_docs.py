@@ -125,3 +125,23 @@ def test_every_test_the_reliability_table_names_exists() -> None:
         if name:
             source = files[file].read_text()
             assert re.search(rf"def {re.escape(name)}", source), f"{file}::{name} does not exist"
+
+
+def test_what_the_applicant_reads_in_the_channel_is_what_the_renderer_writes() -> None:
+    from castbot_hikari.questions import render as questions_render
+    from castbot_hikari.questions.model import Kind, Outcome
+
+    shown = section("The application in the channel")
+    for kind, number in (
+        (Kind.STARTED, 1),
+        (Kind.ANSWER_SAVED, 1),
+        (Kind.POSTED, 2),
+        (Kind.COMPLETED, None),
+        (Kind.WITHDRAWN, None),
+        (Kind.RESUMED, 2),
+        (Kind.NOT_YOURS, None),
+    ):
+        text = questions_render.outcome(Outcome(kind, number, 3 if number else None))
+        assert text in shown, text
+    for label in ("Start", "Answer", "Next", "Complete", "Withdraw", "Resume"):
+        assert f"**{label}**" in shown

@@ -30,11 +30,6 @@ ADMIN_REQUIRED: Final = Permission.MANAGE_GUILD
 _SPACES: Final = re.compile(r"\s+")
 
 
-def is_admin(member_permissions: int) -> bool:
-    """Return whether a member's permissions allow the ``/apps`` commands (Manage Server or Administrator)."""
-    return bool(member_permissions & (Permission.MANAGE_GUILD | Permission.ADMINISTRATOR))
-
-
 def new_config_id(now_ms: int, creator: UserId) -> ConfigId:
     """Return a config id in CastBot's form ``config_<epoch ms>_<creator id>``."""
     return ConfigId(f"config_{now_ms}_{creator}")

@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 import hikari
@@ -148,7 +148,7 @@ class InteractionAcks:
     def __init__(self, rest: hikari.api.RESTClient) -> None:
         self._rest = rest
 
-    async def defer_ephemeral(self, interaction: hikari.ComponentInteraction) -> None:
+    async def defer_ephemeral(self, interaction: hikari.ComponentInteraction | hikari.ModalInteraction) -> None:
         """Acknowledge with "thinking…", visible to the clicker only.
 
         A 40060 ("already acknowledged") counts as done: a callback that Discord took and then answered with
@@ -168,7 +168,21 @@ class InteractionAcks:
             if exc.code != ALREADY_ACKNOWLEDGED:
                 raise
 
-    async def reply_ephemeral(self, interaction: hikari.ComponentInteraction, text: str) -> None:
+    async def open_modal(
+        self,
+        interaction: hikari.ComponentInteraction,
+        title: str,
+        custom_id: str,
+        components: Sequence[hikari.api.ComponentBuilder],
+    ) -> None:
+        """Answer at once with a modal (which can only ever be a first response)."""
+        await self._rest.create_modal_response(
+            interaction, interaction.token, title=title, custom_id=custom_id, components=components
+        )
+
+    async def reply_ephemeral(
+        self, interaction: hikari.ComponentInteraction | hikari.ModalInteraction, text: str
+    ) -> None:
         """Answer at once with a message visible to the clicker only (mentions never ping)."""
         await self._rest.create_interaction_response(
             interaction,

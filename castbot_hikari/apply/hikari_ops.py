@@ -18,6 +18,7 @@ from castbot_hikari.core.ids import ChannelId, GuildId, UserId
 from castbot_hikari.core.permissions import BOT_REQUIRED, NONE, Permission, missing
 from castbot_hikari.discord.access import BotAccess, to_hikari
 from castbot_hikari.discord.errors import UNKNOWN_CHANNEL, translated, translated_once
+from castbot_hikari.questions import render as questions_render
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class HikariDiscordOps:
             await self._once.create_message(
                 channel_id,
                 render.welcome(welcome),
+                components=list(questions_render.welcome_rows()),
                 user_mentions=list(welcome.mention_users),
                 role_mentions=list(welcome.mention_roles),
                 mentions_everyone=False,

@@ -29,7 +29,7 @@ def welcome(message: Welcome) -> str:
     """Return the welcome posted in a new application channel."""
     lines = [
         f"👋 Welcome <@{message.applicant}>! This is your private application channel for **{message.title}**.",
-        "Only you, the production team and the bot can see it. Answer here when you are ready.",
+        "Only you, the production team and the bot can see it. Press **Start** when you are ready.",
     ]
     if message.production_role is not None:
         lines.append(f"<@&{message.production_role}> a new application has arrived.")

@@ -503,7 +503,16 @@ class JournaledDocument:
             for release in releases:
                 release()
 
-    async def _close(self) -> None:
+    async def abandon(self) -> None:
+        """Stop as a killed process would: queued writes finish, no snapshot follows; the next open replays.
+
+        For benchmarks and crash tests (the bot closes): nothing of this document runs after it returns.
+        """
+        await self._stop_background()
+        if self._checkpointing is not None:
+            await asyncio.wait([self._checkpointing])
+
+    async def _stop_background(self) -> None:
         self._closed = True
         if self._writer is not None:
             await asyncio.shield(self._writer)
@@ -511,6 +520,9 @@ class JournaledDocument:
             self._scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._scheduler
+
+    async def _close(self) -> None:
+        await self._stop_background()
         try:
             await self.checkpoint()
         except StorageError as exc:

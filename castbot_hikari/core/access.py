@@ -26,6 +26,14 @@ class Grant:
     deny: int
 
 
+def is_admin(member_permissions: int) -> bool:
+    """Return whether a member's permissions make them a server admin here (Manage Server or Administrator).
+
+    The ``/apps`` commands and the questions flow's "only the applicant or an admin" rule both use it.
+    """
+    return bool(member_permissions & (Permission.MANAGE_GUILD | Permission.ADMINISTRATOR))
+
+
 def effective_permissions(
     *,
     guild_id: int,

@@ -22,10 +22,11 @@ from castbot_hikari.admin import custom_ids as admin_ids
 from castbot_hikari.admin import render as admin_render
 from castbot_hikari.admin.components import Rows
 from castbot_hikari.admin.custom_ids import AdminId, Kind
-from castbot_hikari.admin.model import Reason, Refusal, is_admin
+from castbot_hikari.admin.model import Reason, Refusal
 from castbot_hikari.admin.reports import PendingRetrier
 from castbot_hikari.admin.service import AdminService
 from castbot_hikari.apply.followups import describe_failure
+from castbot_hikari.core.access import is_admin
 from castbot_hikari.core.ids import GuildId, UserId
 from castbot_hikari.discord.listeners import Callback, PlainListener
 
@@ -56,6 +57,8 @@ class Screen:
 
     content: str
     components: Rows = ()
+    embed: hikari.Embed | None = None
+    attachment: hikari.Resourceish | None = None
 
 
 Work = Callable[[Caller], Awaitable[Screen]]
@@ -144,6 +147,8 @@ async def show(inter: Respondable, screen: Screen) -> None:
     await inter.edit_initial_response(
         screen.content,
         components=list(screen.components),
+        embed=screen.embed if screen.embed is not None else hikari.UNDEFINED,
+        attachment=screen.attachment if screen.attachment is not None else hikari.UNDEFINED,
         mentions_everyone=False,
         user_mentions=False,
         role_mentions=False,

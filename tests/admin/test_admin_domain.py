@@ -18,7 +18,7 @@ from castbot_hikari.admin.store import JsonConfigRepository
 from castbot_hikari.apply import custom_ids
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.castbot.config import ApplicationConfig, ButtonStyle
-from castbot_hikari.core.access import ALL, Grant, effective_permissions
+from castbot_hikari.core.access import ALL, Grant, effective_permissions, is_admin
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId
 from castbot_hikari.core.permissions import Permission
 from tests.apply.fakes import CONFIG, GUILD, OTHER_GUILD
@@ -39,7 +39,7 @@ VIEW_SEND = int(Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES)
     ],
 )
 def test_only_manage_server_or_administrator_is_admin(permissions: int, allowed: bool) -> None:
-    assert admin.is_admin(permissions) is allowed
+    assert is_admin(permissions) is allowed
 
 
 @pytest.mark.parametrize(

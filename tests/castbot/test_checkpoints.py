@@ -90,6 +90,18 @@ async def test_under_steady_load_the_data_file_lags_at_most_max_lag(data_dir: Pa
     assert on_disk(path)["n"] >= 29  # 30 s after the first change not on disk yet
 
 
+@pytest.mark.asyncio
+async def test_an_abandoned_document_writes_nothing_more_and_its_journal_replays(data_dir: Path) -> None:
+    path, moment = data_dir / DATA_FILE, Moment()
+    doc = document(path, moment, quiet_s=2.0, max_lag_s=30.0)
+    await doc.change([set_op("x", value=1)])
+    await doc.abandon()  # as if killed: the quiet-time checkpoint must not follow
+    await moment.advance(60.0)
+    assert "x" not in on_disk(path)
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("castbot-")]
+    assert document(path, moment).doc["x"] == 1  # the journal holds it
+
+
 class Gate(DataFiles):
     """Holds the snapshot's temp file write until released: saves must go on meanwhile."""
 

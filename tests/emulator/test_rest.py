@@ -177,3 +177,40 @@ async def test_multipart_payload_json_is_parsed_and_validated(
     assert message.content == "with a file"
     assert emu.requests[-1].body is not None
     assert emu.validation_errors == []
+
+
+@pytest.mark.asyncio
+async def test_uploaded_files_become_attachments_and_edits_keep_or_replace_them(
+    emu: DiscordEmulator, rest: hikari.api.RESTClient
+) -> None:
+    guild = emu.add_guild(SEED)
+    channel_id = guild.text_channels["apply-here"]
+    sent = await rest.create_message(channel_id, "export", attachment=hikari.Bytes(b"a,b\n1,2\n", "answers.csv"))
+    (stored,) = emu.state.messages[channel_id]
+    assert [a.filename for a in sent.attachments] == ["answers.csv"]
+    assert sent.attachments[0].size == 8
+    assert stored.files == {"answers.csv": b"a,b\n1,2\n"}
+    await rest.edit_message(channel_id, sent.id, "kept")  # no attachments field: they stay
+    assert stored.files == {"answers.csv": b"a,b\n1,2\n"}
+    await rest.edit_message(channel_id, sent.id, attachment=hikari.Bytes(b"new", "other.txt"))
+    assert list(stored.files) == ["other.txt"]
+    assert [a["filename"] for a in stored.attachments] == ["other.txt"]
+    await rest.edit_message(channel_id, sent.id, attachments=None)
+    assert stored.attachments == []
+    assert emu.validation_errors == []
+
+
+@pytest.mark.asyncio
+async def test_an_attachment_naming_an_upload_that_was_not_sent_is_refused(
+    emu: DiscordEmulator, http: aiohttp.ClientSession
+) -> None:
+    guild = emu.add_guild(SEED)
+    channel_id = guild.text_channels["apply-here"]
+    form = aiohttp.FormData()
+    form.add_field("payload_json", '{"content": "x", "attachments": [{"id": 1, "filename": "gone.csv"}]}')
+    form.add_field("files[0]", b"data", filename="here.csv")
+    headers = {"Authorization": f"Bot {emu.bot_token}"}
+    async with http.post(f"{emu.rest_url}/channels/{channel_id}/messages", data=form, headers=headers) as response:
+        assert response.status == 400
+        assert (await response.json())["code"] == 50035
+    assert emu.state.messages.get(channel_id, []) == []

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Final, cast
 
 from castbot_hikari.testing.emulator import errors, mentions, payloads
 from castbot_hikari.testing.emulator.core import Core
+from castbot_hikari.testing.emulator.routing import Upload
 from castbot_hikari.testing.emulator.state import JSONObject, MessageState, UserState, iso_now, iter_components
 
 EPHEMERAL: Final = 1 << 6
@@ -124,6 +125,46 @@ def with_component_ids(components: list[JSONObject]) -> list[JSONObject]:
     return result
 
 
+def _attach(core: Core, message: MessageState, body: JSONObject, files: Mapping[str, Upload]) -> None:
+    """Set the message's attachments from ``body["attachments"]``: kept ones by id, new ones from ``files[n]``.
+
+    Raises:
+        ApiError: 50035 when an attachment names an upload the request did not carry.
+    """
+    if "attachments" not in body and not files:
+        return
+    entries: list[JSONObject] = body.get("attachments") or []
+    if "attachments" not in body:  # uploads without metadata: Discord attaches them all
+        entries = [{"id": int(name[6:-1])} for name in files if name[6:-1].isdigit()]
+    kept = {str(a["id"]): a for a in message.attachments}
+    result: list[JSONObject] = []
+    names: dict[str, bytes] = {}
+    for entry in entries:
+        ident = str(entry.get("id"))
+        if ident in kept:
+            result.append(kept[ident])
+            names[kept[ident]["filename"]] = message.files.get(kept[ident]["filename"], b"")
+            continue
+        upload = files.get(f"files[{ident}]")
+        if upload is None:
+            raise errors.form_error("attachments", "ATTACHMENT_NOT_FOUND", f"No upload files[{ident}].")
+        filename = str(entry.get("filename") or upload.filename)
+        snowflake = core.ids.snowflake()
+        url = f"https://cdn.discordapp.com/attachments/{message.channel_id}/{snowflake}/{filename}"
+        result.append(
+            {
+                "id": str(snowflake),
+                "filename": filename,
+                "size": len(upload.data),
+                "url": url,
+                "proxy_url": url,
+                "content_type": upload.content_type,
+            }
+        )
+        names[filename] = upload.data
+    message.attachments, message.files = result, names
+
+
 def new_message(
     core: Core,
     channel_id: int,
@@ -133,6 +174,7 @@ def new_message(
     *,
     flags: int,
     webhook: bool = False,
+    files: Mapping[str, Upload] | None = None,
 ) -> MessageState:
     """Build a message from a request body (not yet stored anywhere), with whom it pings.
 
@@ -152,11 +194,12 @@ def new_message(
     )
     if webhook:
         message.webhook_id = message.application_id = core.state.bot.id
+    _attach(core, message, body, files or {})
     _update_mentions(core, message)
     return message
 
 
-def apply_edit(core: Core, message: MessageState, body: JSONObject) -> None:
+def apply_edit(core: Core, message: MessageState, body: JSONObject, files: Mapping[str, Upload] | None = None) -> None:
     """Apply a PATCH body to a message (only the fields present change) and clear LOADING.
 
     Mentions are computed again from the new content, with the edit's ``allowed_mentions`` if it
@@ -170,6 +213,7 @@ def apply_edit(core: Core, message: MessageState, body: JSONObject) -> None:
         message.embeds = list(body["embeds"] or [])
     if "allowed_mentions" in body:
         message.allowed_mentions = body["allowed_mentions"]
+    _attach(core, message, body, files or {})
     if body.get("flags") is not None:
         keep = message.flags & (EPHEMERAL | IS_COMPONENTS_V2)  # ephemerality cannot change
         message.flags = keep | (int(body["flags"]) & (SUPPRESS_EMBEDS | IS_COMPONENTS_V2))

@@ -121,7 +121,7 @@ def message(m: MessageState, *, gateway: bool = False, author_member: MemberStat
         "content": m.content,
         "mentions": [user(u) for u in m.mentions],
         "mention_roles": [str(r) for r in m.mention_roles],
-        "attachments": [],
+        "attachments": m.attachments,
         "embeds": m.embeds,
         "timestamp": m.timestamp,
         "edited_timestamp": m.edited_timestamp,

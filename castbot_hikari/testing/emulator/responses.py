@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from castbot_hikari.testing.emulator import errors, messages, payloads
 from castbot_hikari.testing.emulator.core import Core
 from castbot_hikari.testing.emulator.interactions import APPLICATION_COMMAND, MODAL_SUBMIT, Interaction
+from castbot_hikari.testing.emulator.routing import Upload
 from castbot_hikari.testing.emulator.state import JSONObject, MessageState
 
 MESSAGE_CREATE: Final = 4
@@ -159,10 +161,12 @@ class InteractionStore:
             messages.store(self._core, message)
         return message
 
-    def _bot_message(self, inter: Interaction, body: JSONObject, flags: int) -> MessageState:
+    def _bot_message(
+        self, inter: Interaction, body: JSONObject, flags: int, files: Mapping[str, Upload] | None = None
+    ) -> MessageState:
         state = self._core.state
         return messages.new_message(
-            self._core, inter.channel_id, inter.guild_id, state.bot, body, flags=flags, webhook=True
+            self._core, inter.channel_id, inter.guild_id, state.bot, body, flags=flags, webhook=True, files=files
         )
 
     def source_message(self, inter: Interaction) -> MessageState | None:
@@ -200,7 +204,9 @@ class InteractionStore:
             raise errors.api_error(errors.UNKNOWN_WEBHOOK)
         return inter
 
-    def execute(self, inter: Interaction, body: JSONObject, *, wait: bool) -> Reply:
+    def execute(
+        self, inter: Interaction, body: JSONObject, *, wait: bool, files: Mapping[str, Upload] | None = None
+    ) -> Reply:
         """Create a follow-up (or, right after a defer, replace the loading message)."""
         messages.check_body(body, create=True, layout=self._layout)
         flags = int(body.get("flags") or 0)
@@ -208,13 +214,13 @@ class InteractionStore:
         if inter.loading and original is not None:
             # Discord's deprecated behaviour: the first POST after a defer edits the loading
             # message and keeps its ephemerality, whatever the flags say.
-            self._edit(inter, original, body)
+            self._edit(inter, original, body, files)
             inter.record("followup", content=original.content, flags=flags, replaced_loading=True)
             return (200, payloads.message(original)) if wait else (204, None)
         ephemeral = flags & messages.EPHEMERAL
         if not ephemeral:
             self._core.writes.count(inter.channel_id)
-        message = self._bot_message(inter, body, flags)
+        message = self._bot_message(inter, body, flags, files)
         inter.followup_messages[message.id] = message
         self._own(inter, message)
         if not ephemeral:
@@ -240,11 +246,13 @@ class InteractionStore:
             raise errors.api_error(errors.UNKNOWN_MESSAGE)
         return message
 
-    def edit_message(self, inter: Interaction, ref: str, body: JSONObject) -> Reply:
-        """PATCH ``@original`` or a follow-up."""
+    def edit_message(
+        self, inter: Interaction, ref: str, body: JSONObject, *, files: Mapping[str, Upload] | None = None
+    ) -> Reply:
+        """PATCH ``@original`` or a follow-up (multipart uploads become its attachments)."""
         message = self.find_message(inter, ref)
         messages.check_body(body, create=False, layout=self._layout)
-        self._edit(inter, message, body)
+        self._edit(inter, message, body, files)
         if message is inter.original:
             inter.record("original_edited", content=message.content)
         else:
@@ -271,8 +279,10 @@ class InteractionStore:
             inter.record("followup_deleted", id=message.id)
         return 204, None
 
-    def _edit(self, inter: Interaction, message: MessageState, body: JSONObject) -> None:
-        messages.apply_edit(self._core, message, body)
+    def _edit(
+        self, inter: Interaction, message: MessageState, body: JSONObject, files: Mapping[str, Upload] | None = None
+    ) -> None:
+        messages.apply_edit(self._core, message, body, files)
         if message is inter.original:
             inter.loading = False
             inter.content = message.content or None

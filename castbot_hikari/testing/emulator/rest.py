@@ -19,7 +19,7 @@ from castbot_hikari.testing.emulator.core import Core
 from castbot_hikari.testing.emulator.faults import FaultInjector, FaultRule, LatencyTable, RequestInfo
 from castbot_hikari.testing.emulator.late import LateAction, LateActions
 from castbot_hikari.testing.emulator.ratelimits import RateLimitTable
-from castbot_hikari.testing.emulator.routing import Call, Route, Router
+from castbot_hikari.testing.emulator.routing import Call, Route, Router, Upload
 
 if TYPE_CHECKING:
     from castbot_hikari.testing.openapi import OpenAPIValidator
@@ -174,7 +174,7 @@ class RestServer:
             return _Answer(fault.status, fault.body(), _fault_headers(fault, headers))
         if refused:
             return _Answer(400, _schema_error(problems), headers)
-        call = Call(method, path, params, query, body)
+        call = Call(method, path, params, query, body, request.get(UPLOADS) or {})
         if fault is None:
             return _Answer(*self._call(route, call, headers))
         return self._after_action(fault, route, call, info, headers)
@@ -276,14 +276,28 @@ async def _read_body(request: web.Request) -> tuple[object, str | None]:
         raise errors.ApiError(400, 50109, "The request body contains invalid JSON.") from None
 
 
+UPLOADS: Final = "castbot_emulator_uploads"
+"""Where a multipart request's ``files[n]`` parts are kept on the aiohttp request for its handler."""
+MAX_UPLOAD: Final = 25 * 1024 * 1024
+"""Discord's upload limit for a bot without boosts (the emulator refuses larger files with 40005)."""
+
+
 async def _read_payload_json(request: web.Request) -> object:
     reader = await request.multipart()
     payload: object = None
+    uploads: dict[str, Upload] = {}
     while (part := await reader.next()) is not None:
         if isinstance(part, BodyPartReader) and part.name == "payload_json":
             payload = orjson.loads(await part.read())
+        elif isinstance(part, BodyPartReader) and part.name and part.name.startswith("files["):
+            data = bytes(await part.read())
+            if len(data) > MAX_UPLOAD:
+                raise errors.ApiError(413, 40005, "Request entity too large")
+            content_type = part.headers.get("Content-Type", "application/octet-stream")
+            uploads[part.name] = Upload(part.filename or part.name, content_type, data)
         elif isinstance(part, BodyPartReader):
-            await part.release()  # attachments are accepted and dropped
+            await part.release()
+    request[UPLOADS] = uploads
     return payload
 
 

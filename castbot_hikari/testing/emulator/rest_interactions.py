@@ -54,7 +54,7 @@ class InteractionRoutes:
 
     def execute(self, call: Call) -> Reply:
         """POST /webhooks/{webhook_id}/{webhook_token}: a follow-up."""
-        return self._store.execute(self._interaction(call), call.json(), wait=call.flag("wait"))
+        return self._store.execute(self._interaction(call), call.json(), wait=call.flag("wait"), files=call.files)
 
     def get_message(self, call: Call) -> Reply:
         """GET an interaction response or follow-up."""
@@ -62,7 +62,7 @@ class InteractionRoutes:
 
     def edit_message(self, call: Call) -> Reply:
         """PATCH an interaction response or follow-up."""
-        return self._store.edit_message(self._interaction(call), self._ref(call), call.json())
+        return self._store.edit_message(self._interaction(call), self._ref(call), call.json(), files=call.files)
 
     def delete_message(self, call: Call) -> Reply:
         """DELETE an interaction response or follow-up."""

@@ -59,7 +59,7 @@ class MessageRoutes:
         self._core.writes.count(channel.id)
         flags = int(body.get("flags") or 0) & ~messages.EPHEMERAL
         message = messages.new_message(
-            self._core, channel.id, channel.guild_id, self._core.state.bot, body, flags=flags
+            self._core, channel.id, channel.guild_id, self._core.state.bot, body, flags=flags, files=call.files
         )
         messages.store(self._core, message)
         return 200, payloads.message(message)
@@ -87,7 +87,7 @@ class MessageRoutes:
             raise errors.api_error(errors.NOT_AUTHOR)
         body = call.json()
         messages.check_body(body, create=False, layout=self._layout)
-        messages.apply_edit(self._core, message, body)
+        messages.apply_edit(self._core, message, body, call.files)
         messages.publish(self._core, "MESSAGE_UPDATE", message)
         return 200, payloads.message(message)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from castbot_hikari.testing.emulator import errors
@@ -12,6 +12,15 @@ from castbot_hikari.testing.emulator.state import JSONObject
 
 Reply = tuple[int, object]
 """HTTP status and JSON-serialisable body (``None`` for no body)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One file of a multipart request: its name, type and bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +33,7 @@ class Call:
         params: Path parameters by template name.
         query: Query parameters.
         body: Parsed JSON body (``payload_json`` for multipart) or ``None``.
+        files: The multipart ``files[n]`` uploads by part name (``"files[0]"``).
     """
 
     method: str
@@ -31,6 +41,7 @@ class Call:
     params: Mapping[str, str]
     query: Mapping[str, str]
     body: object
+    files: Mapping[str, Upload] = field(default_factory=dict[str, "Upload"])
 
     def snowflake(self, name: str) -> int:
         """Return a path parameter as a snowflake (a non-numeric one is answered 404 like Discord)."""

@@ -117,6 +117,9 @@ class MessageState:
     type: int = 0
     webhook_id: int | None = None
     application_id: int | None = None
+    attachments: list[JSONObject] = field(default_factory=list[JSONObject])
+    files: dict[str, bytes] = field(default_factory=dict[str, bytes])
+    """The uploaded bytes of ``attachments``, by file name (tests read what a user would download)."""
 
     @property
     def author_id(self) -> int:
