@@ -31,6 +31,8 @@ from castbot_hikari.discord import hikari_fixes
 from castbot_hikari.monitoring.prometheus import PrometheusMetrics
 from castbot_hikari.monitoring.wiring import Monitoring
 from castbot_hikari.pg.store import PostgresStore
+from castbot_hikari.questions.ports import QuestionStore
+from castbot_hikari.questions.store import JsonQuestionStore
 from castbot_hikari.questions.wiring import Questions, register_questions
 from castbot_hikari.settings import Settings
 
@@ -94,6 +96,7 @@ class StoreParts:
 
     configs: ConfigRepository
     guild_settings: GuildSettings
+    questions: QuestionStore
     probe: Callable[[], Awaitable[bool]]
     sweep_every_s: float | None
     """How often to take over applies of processes that died (``None``: one process owns the store)."""
@@ -102,9 +105,16 @@ class StoreParts:
 def store_parts(store: "JsonApplicationRepository | PostgresStore") -> StoreParts:
     """Return the parts of ``store`` the bot is wired with."""
     if isinstance(store, PostgresStore):
-        return StoreParts(store.configs, store.guild_settings, store.probe, store.lease.total_seconds() / 2)
+        return StoreParts(
+            store.configs, store.guild_settings, store.questions, store.probe, store.lease.total_seconds() / 2
+        )
+    document = store.document
     return StoreParts(
-        JsonConfigRepository(store.document), JsonGuildSettings(store.document), json_store_probe(store), None
+        JsonConfigRepository(document),
+        JsonGuildSettings(document),
+        JsonQuestionStore(document),
+        json_store_probe(store),
+        None,
     )
 
 
@@ -212,6 +222,18 @@ class ExtraClients:
             await rest.close()
 
 
+def _register_apply(
+    client: lightbulb.Client, service: ApplicationService, extra: ExtraClients, clock: Clock, metrics: PrometheusMetrics
+) -> None:
+    """Register what the Apply glue injects."""
+    registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
+    registry.register_value(ApplicationService, service)
+    registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
+    registry.register_value(InteractionAcks, InteractionAcks(extra.acks))
+    registry.register_value(InteractionEdits, InteractionEdits(extra.edits))
+    registry.register_value(Clock, clock)
+
+
 def build_app(
     settings: Settings,
     repository: "JsonApplicationRepository | PostgresStore",
@@ -277,12 +299,7 @@ def build_app(
     recovery = Recovery(
         timeline, alerts=alerts, metrics=metrics, clock=clock, replier=HikariLateReplier(InteractionEdits(extra.edits))
     )
-    registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-    registry.register_value(ApplicationService, service)
-    registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
-    registry.register_value(InteractionAcks, InteractionAcks(extra.acks))
-    registry.register_value(InteractionEdits, InteractionEdits(extra.edits))
-    registry.register_value(Clock, clock)
+    _register_apply(client, service, extra, clock, metrics)
     register_admin(
         client,
         bot,
@@ -294,9 +311,7 @@ def build_app(
         clock=clock,
         bot_user_id=bot_user_id,
     )
-    questions = register_questions(
-        client, bot, repository.document, once=extra.once, clock=clock, bot_user_id=bot_user_id
-    )
+    questions = register_questions(client, bot, parts.questions, once=extra.once, clock=clock, bot_user_id=bot_user_id)
     background: set[asyncio.Task[object]] = set()
 
     async def on_starting(_: hikari.StartingEvent) -> None:

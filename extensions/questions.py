@@ -129,7 +129,7 @@ def _step(service: QuestionsService, parsed: QuestionsId, press: Press) -> Calla
 
 async def open_answer(deps: Deps, inter: hikari.ComponentInteraction, press: Press, question_id: str) -> None:
     """Answer: the modal is the first response (the form is read from memory: no disk, no REST)."""
-    form = deps.questions.service.answer_form(press, question_id)
+    form = await deps.questions.service.answer_form(press, question_id)
     if not isinstance(form, AnswerForm):
         await quick_reply(deps, inter, render.outcome(form))
         return
@@ -222,7 +222,7 @@ async def build_guild_listener(client: lightbulb.Client) -> Callback[hikari.Guil
     async def on_guild(event: hikari.GuildAvailableEvent) -> None:
         names = {ChannelId(int(c.id)): c.name or "" for c in event.channels.values()}
         try:
-            reconcile_names(deps.questions.store, deps.questions.renames, GuildId(event.guild_id), names)
+            await reconcile_names(deps.questions.store, deps.questions.renames, GuildId(event.guild_id), names)
         except Exception:  # never let one guild's data stop the event loop's listeners
             logger.exception("questions rename reconciliation failed guild=%s", event.guild_id)
 

@@ -13,10 +13,9 @@ transaction of statements.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Final, cast
 
@@ -49,7 +48,9 @@ from castbot_hikari.core import metrics as names
 from castbot_hikari.core.errors import LeaseLostError, StorageError
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, UserId
 from castbot_hikari.core.metrics import Metrics
+from castbot_hikari.pg.errors import storage
 from castbot_hikari.pg.migrate import migrate
+from castbot_hikari.pg.questions import PgQuestionStore
 
 logger = logging.getLogger(__name__)
 
@@ -116,17 +117,6 @@ def _application_of(row: asyncpg.Record) -> Application:
     )
 
 
-@contextlib.asynccontextmanager
-async def storage(what: str) -> AsyncGenerator[None]:
-    """Turn database and connection failures into ``StorageError`` (one line, no SQL, no password)."""
-    try:
-        yield
-    except (LeaseLostError, StorageError):
-        raise
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError) as exc:
-        raise StorageError(f"PostgreSQL: could not {what}: {type(exc).__name__}: {exc}") from exc
-
-
 class PostgresStore:
     """The apply flow's ``ApplicationRepository`` and ``Leases`` over an asyncpg pool; ``configs`` and
     ``guild_settings`` are the admin commands' repositories over the same pool.
@@ -144,6 +134,7 @@ class PostgresStore:
         self.configs = PgConfigRepository(pool)
         self.guild_settings = PgGuildSettings(pool)
         self.claims = PgInteractionClaims(pool, self.lease)
+        self.questions = PgQuestionStore(pool)
         self._metrics: Metrics | None = None
 
     @classmethod

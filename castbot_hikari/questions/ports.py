@@ -23,19 +23,19 @@ class QuestionStore(Protocol):
     Every change is durable when the call returns; a failed write raises ``StorageError`` and changes nothing.
     """
 
-    def questions(self, guild_id: GuildId, config_id: ConfigId) -> QuestionSet | None:
-        """Return a config's questions (from memory), or ``None`` if the config does not exist."""
+    async def questions(self, guild_id: GuildId, config_id: ConfigId) -> QuestionSet | None:
+        """Return a config's questions, or ``None`` if the config does not exist."""
         ...
 
-    def progress(self, guild_id: GuildId, channel_id: ChannelId) -> Progress | None:
-        """Return the application of a channel (from memory), or ``None`` if the channel holds none."""
+    async def progress(self, guild_id: GuildId, channel_id: ChannelId) -> Progress | None:
+        """Return the application of a channel, or ``None`` if the channel holds none."""
         ...
 
-    def applications(self, guild_id: GuildId, config_id: ConfigId) -> list[Progress]:
+    async def applications(self, guild_id: GuildId, config_id: ConfigId) -> list[Progress]:
         """Return a config's applications, oldest first."""
         ...
 
-    def wanted_prefixes(self, guild_id: GuildId) -> dict[ChannelId, str]:
+    async def wanted_prefixes(self, guild_id: GuildId) -> dict[ChannelId, str]:
         """Return the channel-name prefix each application of the guild last asked for (ours only)."""
         ...
 
@@ -89,6 +89,10 @@ class QuestionStore(Protocol):
 
     async def set_completion(self, guild_id: GuildId, config_id: ConfigId, completion: Completion) -> bool:
         """Set the completion message (CastBot's last, ``completion`` question); ``False`` if the config is gone."""
+        ...
+
+    async def title(self, guild_id: GuildId, config_id: ConfigId) -> str | None:
+        """Return the title of a config of this guild (``None`` if it is not one of its configs)."""
         ...
 
 

@@ -40,6 +40,8 @@ from castbot_hikari.questions.model import (
 from castbot_hikari.questions.ports import QuestionsDiscord, QuestionStore, Renamer
 
 logger = logging.getLogger(__name__)
+Titles = Callable[[GuildId, ConfigId], Awaitable[str | None]]
+"""Names a config of a guild (``None`` if it is not one of its configs)."""
 
 
 def iso(now_ms: int) -> str:
@@ -91,13 +93,13 @@ class QuestionsService:
 
     # ---- reading (memory only) -------------------------------------------------------------------
 
-    def _load(self, press: Press) -> tuple[Progress, QuestionSet]:
-        progress = self._store.progress(press.guild_id, press.channel_id)
+    async def _load(self, press: Press) -> tuple[Progress, QuestionSet]:
+        progress = await self._store.progress(press.guild_id, press.channel_id)
         if progress is None:
             raise _Stop(Outcome(Kind.NOT_APPLICATION))
         if press.user_id != progress.user_id and not press.is_admin:
             raise _Stop(Outcome(Kind.NOT_YOURS))
-        return progress, self._store.questions(press.guild_id, progress.config_id) or QuestionSet(())
+        return progress, await self._store.questions(press.guild_id, progress.config_id) or QuestionSet(())
 
     def _position(self, progress: Progress, questions: QuestionSet, kind: Kind) -> Outcome:
         current = progress.current_question_id
@@ -114,10 +116,10 @@ class QuestionsService:
         if progress.state is State.COMPLETED:
             raise _Stop(Outcome(Kind.ALREADY_COMPLETED))
 
-    def answer_form(self, press: Press, question_id: str) -> AnswerForm | Outcome:
-        """Return what the Answer modal shows, or why it cannot open (memory only: a modal must be first)."""
+    async def answer_form(self, press: Press, question_id: str) -> AnswerForm | Outcome:
+        """Return what the Answer modal shows, or why it cannot open (reads only: a modal must be first)."""
         try:
-            progress, questions = self._load(press)
+            progress, questions = await self._load(press)
             self._open(progress)
             question = self._answerable(progress, questions, question_id)
         except _Stop as stop:
@@ -138,7 +140,7 @@ class QuestionsService:
     @contextlib.asynccontextmanager
     async def _turn(self, press: Press) -> AsyncGenerator[None]:
         """Hold the application's lock (keyed by the applicant, whoever presses)."""
-        progress = self._store.progress(press.guild_id, press.channel_id)
+        progress = await self._store.progress(press.guild_id, press.channel_id)
         owner = progress.user_id if progress is not None else press.user_id
         async with self._locks.hold((press.channel_id, owner)):
             yield
@@ -148,7 +150,7 @@ class QuestionsService:
     ) -> Outcome:
         try:
             async with self._turn(press):
-                progress, questions = self._load(press)
+                progress, questions = await self._load(press)
                 outcome = await step(progress, questions)
         except _Stop as stop:
             outcome = stop.outcome
@@ -229,7 +231,7 @@ class QuestionsService:
             await self._store.save_answer(
                 progress, question_id, Answer(question.title, text, iso(self._clock.now_ms()))
             )
-            updated = self._store.progress(progress.guild_id, progress.channel_id) or progress
+            updated = await self._store.progress(progress.guild_id, progress.channel_id) or progress
             await self._quietly(self._redraw(updated, questions, question_id))
             return self._position(progress, questions, Kind.ANSWER_SAVED)
 
@@ -348,7 +350,7 @@ class QuestionsService:
             logger.warning("questions cosmetic call failed kind=%s status=%s", exc.kind.value, exc.status)
 
 
-def reconcile_names(
+async def reconcile_names(
     store: QuestionStore, renamer: Renamer, guild_id: GuildId, names: Mapping[ChannelId, str]
 ) -> list[ChannelId]:
     """Ask again for every status prefix this bot wanted and the channel's name does not show yet.
@@ -358,7 +360,7 @@ def reconcile_names(
     applications this bot never renamed (CastBot's), are left alone.
     """
     asked: list[ChannelId] = []
-    for channel_id, wanted in store.wanted_prefixes(guild_id).items():
+    for channel_id, wanted in (await store.wanted_prefixes(guild_id)).items():
         name = names.get(channel_id)
         if name is None or name.startswith(wanted) or not name.startswith(STATUS_PREFIXES):
             continue
@@ -415,7 +417,7 @@ class QuestionEditor:
         self,
         store: QuestionStore,
         clock: Clock,
-        titles: Callable[[GuildId, ConfigId], str | None],
+        titles: Titles,
         new_id: Callable[[], str] = new_question_id,
     ) -> None:
         self._store = store
@@ -423,7 +425,7 @@ class QuestionEditor:
         self._titles = titles
         self._new_id = new_id
 
-    def view(
+    async def view(
         self,
         guild_id: GuildId,
         config_id: ConfigId,
@@ -434,7 +436,7 @@ class QuestionEditor:
         reason: str = "",
     ) -> EditorView | None:
         """Return the editor screen of a config of this guild, or ``None``."""
-        title, questions = self._titles(guild_id, config_id), self._store.questions(guild_id, config_id)
+        title, questions = await self._titles(guild_id, config_id), await self._store.questions(guild_id, config_id)
         if title is None or questions is None:
             return None
         if selected is not None and questions.find(selected) is None:
@@ -447,52 +449,54 @@ class QuestionEditor:
     async def add(self, guild_id: GuildId, config_id: ConfigId, fields: QuestionFields) -> EditorView | None:
         """Add a question at the end (before the completion question)."""
         if (reason := check_fields(fields)) is not None:
-            return self.view(guild_id, config_id, notice=Notice.INVALID, reason=reason)
+            return await self.view(guild_id, config_id, notice=Notice.INVALID, reason=reason)
         question = Question(self._new_id(), fields.title.strip(), fields.text, fields.image_url.strip())
         if not await self._store.add_question(guild_id, config_id, question, self._clock.now_ms()):
             return None
-        return self.view(guild_id, config_id, selected=question.question_id, notice=Notice.ADDED)
+        return await self.view(guild_id, config_id, selected=question.question_id, notice=Notice.ADDED)
 
     async def edit(
         self, guild_id: GuildId, config_id: ConfigId, question_id: str, fields: QuestionFields
     ) -> EditorView | None:
         """Change a question."""
         if (reason := check_fields(fields)) is not None:
-            return self.view(guild_id, config_id, selected=question_id, notice=Notice.INVALID, reason=reason)
+            return await self.view(guild_id, config_id, selected=question_id, notice=Notice.INVALID, reason=reason)
         done = await self._store.edit_question(guild_id, config_id, question_id, fields)
-        return self.view(guild_id, config_id, selected=question_id, notice=Notice.EDITED if done else Notice.GONE)
+        return await self.view(guild_id, config_id, selected=question_id, notice=Notice.EDITED if done else Notice.GONE)
 
     async def move(self, guild_id: GuildId, config_id: ConfigId, question_id: str, delta: int) -> EditorView | None:
         """Move a question up (-1) or down (+1)."""
-        if (questions := self._store.questions(guild_id, config_id)) is not None and questions.find(
+        if (questions := await self._store.questions(guild_id, config_id)) is not None and questions.find(
             question_id
         ) is None:
-            return self.view(guild_id, config_id, notice=Notice.GONE)
+            return await self.view(guild_id, config_id, notice=Notice.GONE)
         done = await self._store.move_question(guild_id, config_id, question_id, delta)
-        return self.view(guild_id, config_id, selected=question_id, notice=Notice.MOVED if done else Notice.NOT_MOVED)
+        return await self.view(
+            guild_id, config_id, selected=question_id, notice=Notice.MOVED if done else Notice.NOT_MOVED
+        )
 
     async def duplicate(self, guild_id: GuildId, config_id: ConfigId, question_id: str) -> EditorView | None:
         """Copy a question right after itself."""
         new_id = self._new_id()
         done = await self._store.duplicate_question(guild_id, config_id, question_id, new_id, self._clock.now_ms())
-        return self.view(
+        return await self.view(
             guild_id, config_id, selected=new_id if done else None, notice=Notice.DUPLICATED if done else Notice.GONE
         )
 
     async def delete(self, guild_id: GuildId, config_id: ConfigId, question_id: str) -> EditorView | None:
         """Remove a question (applicants on it finish gracefully: their next press goes on without it)."""
         done = await self._store.delete_question(guild_id, config_id, question_id)
-        return self.view(guild_id, config_id, notice=Notice.DELETED if done else Notice.GONE)
+        return await self.view(guild_id, config_id, notice=Notice.DELETED if done else Notice.GONE)
 
     async def set_completion(self, guild_id: GuildId, config_id: ConfigId, completion: Completion) -> EditorView | None:
         """Set the completion message."""
         if len(completion.title) > 45 or len(completion.text) > 4000 or not completion.text.strip():
-            return self.view(
+            return await self.view(
                 guild_id, config_id, notice=Notice.INVALID, reason="the message needs a text (at most 4,000)"
             )
         if not await self._store.set_completion(guild_id, config_id, completion):
             return None
-        return self.view(guild_id, config_id, notice=Notice.COMPLETION)
+        return await self.view(guild_id, config_id, notice=Notice.COMPLETION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,15 +521,17 @@ def rows_of(questions: QuestionSet, applications: list[Progress], status: State 
     return tuple(found)
 
 
-def report(
+async def report(
     store: QuestionStore,
-    titles: Callable[[GuildId, ConfigId], str | None],
+    titles: Titles,
     guild_id: GuildId,
     config_id: ConfigId,
     status: State | None,
 ) -> Report | None:
     """Return the applications report of a config of this guild, or ``None``."""
-    title, questions = titles(guild_id, config_id), store.questions(guild_id, config_id)
+    title, questions = await titles(guild_id, config_id), await store.questions(guild_id, config_id)
     if title is None or questions is None:
         return None
-    return Report(config_id, title, questions, rows_of(questions, store.applications(guild_id, config_id), status))
+    return Report(
+        config_id, title, questions, rows_of(questions, await store.applications(guild_id, config_id), status)
+    )

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import copy
 import secrets
+from collections.abc import Callable
 from typing import Any, Final, cast
 
 from castbot_hikari.castbot import document as castbot_doc
+from castbot_hikari.castbot.config import ApplicationConfig
 from castbot_hikari.castbot.document import APPLICATIONS, CONFIGS, as_object
 from castbot_hikari.castbot.journal import JournaledDocument, Op, del_op, set_op
 from castbot_hikari.core.errors import StorageError
@@ -111,6 +113,99 @@ def _progress(guild_id: GuildId, channel_id: str, raw: dict[str, Any]) -> Progre
     )
 
 
+Edit = Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None]
+"""A change of a config's ``questions`` array: the new array, or ``None`` when it does not apply."""
+
+
+def question_json(question: Question, at_ms: int) -> dict[str, Any]:
+    """Return a new question in CastBot's shape."""
+    return {
+        "id": question.question_id,
+        "order": 0,
+        "questionTitle": question.title,
+        "questionText": question.text,
+        "questionStyle": _QUESTION_STYLE_PARAGRAPH,
+        "imageURL": question.image_url,
+        "createdAt": at_ms,
+    }
+
+
+def added(items: list[dict[str, Any]], question: Question, at_ms: int) -> list[dict[str, Any]]:
+    """Return the array with ``question`` appended (``renumbered`` puts the completion question last)."""
+    return [*items, question_json(question, at_ms)]
+
+
+def edited(items: list[dict[str, Any]], question_id: str, fields: QuestionFields) -> list[dict[str, Any]] | None:
+    """Return the array with a question's title, text and image changed (its other keys kept)."""
+    found = next((i for i in items if i.get("id") == question_id and not _is_completion(i)), None)
+    if found is None:
+        return None
+    found.update(questionTitle=fields.title.strip(), questionText=fields.text, imageURL=fields.image_url.strip())
+    return items
+
+
+def moved(items: list[dict[str, Any]], question_id: str, delta: int) -> list[dict[str, Any]] | None:
+    """Return the array with a question swapped with its neighbour among the plain questions."""
+    plain = [i for i in items if not _is_completion(i)]
+    index = next((n for n, i in enumerate(plain) if i.get("id") == question_id), None)
+    if index is None or not 0 <= index + delta < len(plain):
+        return None
+    plain[index], plain[index + delta] = plain[index + delta], plain[index]
+    return plain + [i for i in items if _is_completion(i)]
+
+
+def duplicated(items: list[dict[str, Any]], question_id: str, new_id: str, at_ms: int) -> list[dict[str, Any]] | None:
+    """Return the array with a copy (new id) right after the question."""
+    index = next((n for n, i in enumerate(items) if i.get("id") == question_id and not _is_completion(i)), None)
+    if index is None:
+        return None
+    twin = copy.deepcopy(items[index])
+    twin.update(id=new_id, createdAt=at_ms)
+    return [*items[: index + 1], twin, *items[index + 1 :]]
+
+
+def deleted(items: list[dict[str, Any]], question_id: str) -> list[dict[str, Any]] | None:
+    """Return the array without the question."""
+    if not any(i.get("id") == question_id and not _is_completion(i) for i in items):
+        return None
+    return [i for i in items if i.get("id") != question_id]
+
+
+def with_completion(items: list[dict[str, Any]], completion: Completion) -> list[dict[str, Any]]:
+    """Return the array with the completion question set (created last if there is none)."""
+    closing = next((i for i in items if _is_completion(i)), None)
+    if closing is None:
+        closing = {"id": f"question_{secrets.token_hex(8)}", "questionType": COMPLETION, "questionStyle": 2}
+        items = [*items, closing]
+    closing.update(questionTitle=completion.title, questionText=completion.text, imageURL=completion.image_url)
+    return items
+
+
+def renumbered(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the array as CastBot writes it: the completion question last, ``order`` 1..n."""
+    return _renumbered(items)
+
+
+def progress_of(guild_id: GuildId, channel_id: str, raw: dict[str, Any]) -> Progress | None:
+    """Return the progress an application record holds (``None`` if it is not one this bot can follow)."""
+    return _progress(guild_id, channel_id, raw)
+
+
+def record_changed(raw: dict[str, Any], ops: list[tuple[tuple[str, ...], object]], drop: tuple[str, ...]) -> None:
+    """Apply ``ops`` (nested paths set) and ``drop`` (top-level keys removed) to an application record."""
+    for path, value in ops:
+        target = raw
+        for name in path[:-1]:
+            child = target.get(name)
+            if not isinstance(child, dict):
+                child = {}
+                target[name] = child
+            target = cast("dict[str, Any]", child)
+        target[path[-1]] = value
+    for name in drop:
+        raw.pop(name, None)
+
+
 class JsonQuestionStore:
     """``QuestionStore`` on the journaled CastBot file (shared with the apply and admin stores)."""
 
@@ -125,17 +220,17 @@ class JsonQuestionStore:
         raw = as_object(castbot_doc.guild(self._doc, guild_id).get(APPLICATIONS)).get(str(channel_id))
         return cast("dict[str, Any]", raw) if isinstance(raw, dict) else None
 
-    def questions(self, guild_id: GuildId, config_id: ConfigId) -> QuestionSet | None:
+    async def questions(self, guild_id: GuildId, config_id: ConfigId) -> QuestionSet | None:
         """Return a config's questions, or ``None`` if the config does not exist."""
         config = self._config(guild_id, config_id)
         return None if config is None else read_questions(config.get(QUESTIONS), config)
 
-    def progress(self, guild_id: GuildId, channel_id: ChannelId) -> Progress | None:
+    async def progress(self, guild_id: GuildId, channel_id: ChannelId) -> Progress | None:
         """Return the application of a channel, or ``None``."""
         raw = self._record(guild_id, channel_id)
         return None if raw is None else _progress(guild_id, str(channel_id), raw)
 
-    def applications(self, guild_id: GuildId, config_id: ConfigId) -> list[Progress]:
+    async def applications(self, guild_id: GuildId, config_id: ConfigId) -> list[Progress]:
         """Return a config's applications, oldest first (by CastBot's ``createdAt``, then channel id)."""
         found: list[Progress] = []
         for channel_id, raw in as_object(castbot_doc.guild(self._doc, guild_id).get(APPLICATIONS)).items():
@@ -190,7 +285,7 @@ class JsonQuestionStore:
         else:
             await self._change_record(progress, [(("withdrawnAt",), withdrawn_at), ((WANTED_PREFIX,), prefix)])
 
-    def wanted_prefixes(self, guild_id: GuildId) -> dict[ChannelId, str]:
+    async def wanted_prefixes(self, guild_id: GuildId) -> dict[ChannelId, str]:
         """Return the prefix each application of the guild last asked for (set by this bot only)."""
         found: dict[ChannelId, str] = {}
         for channel_id, raw in as_object(castbot_doc.guild(self._doc, guild_id).get(APPLICATIONS)).items():
@@ -218,85 +313,44 @@ class JsonQuestionStore:
             ops.append(set_op(*path, "lastUpdated", value=at_ms))
         await self._doc.change(ops)
 
-    @staticmethod
-    def _question_json(question: Question, at_ms: int) -> dict[str, Any]:
-        return {
-            "id": question.question_id,
-            "order": 0,
-            "questionTitle": question.title,
-            "questionText": question.text,
-            "questionStyle": _QUESTION_STYLE_PARAGRAPH,
-            "imageURL": question.image_url,
-            "createdAt": at_ms,
-        }
+    async def _edit(self, guild_id: GuildId, config_id: ConfigId, edit: Edit, at_ms: int | None = None) -> bool:
+        items = self._items(guild_id, config_id)
+        changed = None if items is None else edit(items)
+        if changed is None:
+            return False
+        await self._write(guild_id, config_id, changed, at_ms)
+        return True
 
     async def add_question(self, guild_id: GuildId, config_id: ConfigId, question: Question, at_ms: int) -> bool:
         """Append a question (before the completion question)."""
-        items = self._items(guild_id, config_id)
-        if items is None:
-            return False
-        items.append(self._question_json(question, at_ms))
-        await self._write(guild_id, config_id, items, at_ms)
-        return True
+        return await self._edit(guild_id, config_id, lambda items: added(items, question, at_ms), at_ms)
 
     async def edit_question(
         self, guild_id: GuildId, config_id: ConfigId, question_id: str, fields: QuestionFields
     ) -> bool:
         """Change a question's title, text and image (its other keys are kept)."""
-        items = self._items(guild_id, config_id)
-        found = next((i for i in items or [] if i.get("id") == question_id and not _is_completion(i)), None)
-        if items is None or found is None:
-            return False
-        found.update(questionTitle=fields.title.strip(), questionText=fields.text, imageURL=fields.image_url.strip())
-        await self._write(guild_id, config_id, items)
-        return True
+        return await self._edit(guild_id, config_id, lambda items: edited(items, question_id, fields))
 
     async def move_question(self, guild_id: GuildId, config_id: ConfigId, question_id: str, delta: int) -> bool:
         """Swap a question with its neighbour among the plain questions."""
-        items = self._items(guild_id, config_id)
-        if items is None:
-            return False
-        plain = [i for i in items if not _is_completion(i)]
-        index = next((n for n, i in enumerate(plain) if i.get("id") == question_id), None)
-        if index is None or not 0 <= index + delta < len(plain):
-            return False
-        plain[index], plain[index + delta] = plain[index + delta], plain[index]
-        await self._write(guild_id, config_id, plain + [i for i in items if _is_completion(i)])
-        return True
+        return await self._edit(guild_id, config_id, lambda items: moved(items, question_id, delta))
 
     async def duplicate_question(
         self, guild_id: GuildId, config_id: ConfigId, question_id: str, new_id: str, at_ms: int
     ) -> bool:
         """Insert a copy (new id) right after the question."""
-        items = self._items(guild_id, config_id)
-        index = next(
-            (n for n, i in enumerate(items or []) if i.get("id") == question_id and not _is_completion(i)), None
-        )
-        if items is None or index is None:
-            return False
-        twin = copy.deepcopy(items[index])
-        twin.update(id=new_id, createdAt=at_ms)
-        items.insert(index + 1, twin)
-        await self._write(guild_id, config_id, items, at_ms)
-        return True
+        edit: Edit = lambda items: duplicated(items, question_id, new_id, at_ms)  # noqa: E731
+        return await self._edit(guild_id, config_id, edit, at_ms)
 
     async def delete_question(self, guild_id: GuildId, config_id: ConfigId, question_id: str) -> bool:
         """Remove a question."""
-        items = self._items(guild_id, config_id)
-        if items is None or not any(i.get("id") == question_id and not _is_completion(i) for i in items):
-            return False
-        await self._write(guild_id, config_id, [i for i in items if i.get("id") != question_id])
-        return True
+        return await self._edit(guild_id, config_id, lambda items: deleted(items, question_id))
+
+    async def title(self, guild_id: GuildId, config_id: ConfigId) -> str | None:
+        """Return the title of a config of this guild (``None`` if it is not one of its configs)."""
+        config = self._config(guild_id, config_id)
+        return None if config is None else ApplicationConfig.from_castbot(guild_id, config_id, config).title
 
     async def set_completion(self, guild_id: GuildId, config_id: ConfigId, completion: Completion) -> bool:
         """Set the completion question (created last if there is none)."""
-        items = self._items(guild_id, config_id)
-        if items is None:
-            return False
-        closing = next((i for i in items if _is_completion(i)), None)
-        if closing is None:
-            closing = {"id": f"question_{secrets.token_hex(8)}", "questionType": COMPLETION, "questionStyle": 2}
-            items.append(closing)
-        closing.update(questionTitle=completion.title, questionText=completion.text, imageURL=completion.image_url)
-        await self._write(guild_id, config_id, items)
-        return True
+        return await self._edit(guild_id, config_id, lambda items: with_completion(items, completion))

@@ -51,7 +51,7 @@ class QuestionsCommand(
         """Show the editor."""
 
         async def work(who: Caller) -> Screen:
-            return editor_screen(questions.editor.view(who.guild_id, ConfigId(self.config)))
+            return editor_screen(await questions.editor.view(who.guild_id, ConfigId(self.config)))
 
         await run_command(ctx, "questions", work)
 
@@ -70,7 +70,7 @@ class ApplicationsCommand(
         wanted = State(self.status) if self.status else None
 
         async def work(who: Caller) -> Screen:
-            found = report(questions.store, questions.titles, who.guild_id, ConfigId(self.config), wanted)
+            found = await report(questions.store, questions.titles, who.guild_id, ConfigId(self.config), wanted)
             if found is None:
                 return Screen(render.CONFIG_NOT_FOUND)
             attachment = hikari.Bytes(render.export_csv(found), "answers.csv", mimetype="text/csv")
@@ -93,7 +93,7 @@ async def on_editor_component(inter: hikari.ComponentInteraction, parsed: Questi
         await reply(inter, admin_render.refusal(who))
         return
     config, arg, editor = parsed.config_id or ConfigId(""), parsed.arg, questions.editor
-    view = editor.view(who.guild_id, config)
+    view = await editor.view(who.guild_id, config)
     if view is None:
         await reply(inter, render.CONFIG_NOT_FOUND)
         return
@@ -136,10 +136,10 @@ async def _change(
     editor, config, arg, guild = questions.editor, parsed.config_id or ConfigId(""), parsed.arg, who.guild_id
     match parsed.action:
         case Action.PAGE:
-            return editor.view(guild, config, page=int(arg) if arg.isdigit() else 0)
+            return await editor.view(guild, config, page=int(arg) if arg.isdigit() else 0)
         case Action.PICK:
             picked = inter.values[0] if inter.values else None
-            return editor.view(guild, config, page=int(arg) if arg.isdigit() else 0, selected=picked)
+            return await editor.view(guild, config, page=int(arg) if arg.isdigit() else 0, selected=picked)
         case Action.UP | Action.DOWN:
             return await editor.move(guild, config, arg, -1 if parsed.action is Action.UP else 1)
         case Action.DUPLICATE:
@@ -147,7 +147,7 @@ async def _change(
         case Action.DELETE:
             return await editor.delete(guild, config, arg)
         case _:
-            return editor.view(guild, config)
+            return await editor.view(guild, config)
 
 
 async def on_editor_modal(inter: hikari.ModalInteraction, parsed: QuestionsId, questions: Questions) -> None:
@@ -173,5 +173,5 @@ async def on_editor_modal(inter: hikari.ModalInteraction, parsed: QuestionsId, q
                 completion = Completion(fields.title.strip(), fields.text, fields.image_url.strip())
                 view = await editor.set_completion(who.guild_id, config, completion)
             case _:
-                view = editor.view(who.guild_id, config)
+                view = await editor.view(who.guild_id, config)
         await show(inter, editor_screen(view))

@@ -175,7 +175,7 @@ async def test_the_editor_keeps_castbots_shape_the_completion_last_and_unknown_k
     try:
         store = JsonQuestionStore(document)
         counter = iter(range(2, 10))
-        editor = QuestionEditor(store, FakeClock(), lambda g, c: "Season 1", new_id=lambda: qid(next(counter)))
+        editor = QuestionEditor(store, FakeClock(), store.title, new_id=lambda: qid(next(counter)))
         view = await editor.add(G, CONFIG, QuestionFields("Second", "Text two"))
         assert view is not None
         assert view.selected == qid(2)
@@ -258,10 +258,10 @@ async def test_after_a_restart_only_the_renames_this_bot_wanted_are_asked_again(
 
         store = JsonQuestionStore(document)
         names = {CH: "📝kevina-app", ChannelId(999): "✖️zoe-app"}
-        assert reconcile_names(store, Recorder(), G, names) == [CH]
+        assert await reconcile_names(store, Recorder(), G, names) == [CH]
         assert asked == [(CH, "✖️")]
-        assert reconcile_names(store, Recorder(), G, {CH: "✖️kevina-app"}) == []  # already shows it
-        assert reconcile_names(store, Recorder(), G, {CH: "renamed-by-hand"}) == []  # no status character: left
+        assert await reconcile_names(store, Recorder(), G, {CH: "✖️kevina-app"}) == []  # already shows it
+        assert await reconcile_names(store, Recorder(), G, {CH: "renamed-by-hand"}) == []  # no status character: left
     finally:
         await document.close()
 

@@ -106,7 +106,7 @@ async def test_only_the_applicant_or_an_admin_may_press(rig: Rig) -> None:
     assert (await svc(rig).withdraw(press(OTHER))).kind is Kind.NOT_YOURS
     assert rig.discord.messages == []
     assert (await svc(rig).start(press(OTHER, admin=True))).kind is Kind.STARTED
-    form = svc(rig).answer_form(press(OTHER), qid(1))
+    form = await svc(rig).answer_form(press(OTHER), qid(1))
     assert not isinstance(form, AnswerForm)
     assert form.kind is Kind.NOT_YOURS
 
@@ -134,7 +134,7 @@ async def test_a_deleted_current_question_lets_next_go_on_and_a_deleted_last_one
     assert rig.document is not None
     questions = rig.document.doc["111"]["applicationConfigs"]["config_1781015852414_1"]["questions"]
     questions[:] = [q for q in questions if q["id"] != qid(2)]  # an admin deletes question 2 mid-way
-    form = svc(rig).answer_form(press(), qid(2))
+    form = await svc(rig).answer_form(press(), qid(2))
     assert not isinstance(form, AnswerForm)
     assert form.kind is Kind.QUESTION_REMOVED
     moved = await svc(rig).next(press(), qid(2))
