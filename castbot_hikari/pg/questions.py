@@ -4,10 +4,30 @@ Questions are the ``questions`` array of a config's CastBot object (``configs.da
 the application's CastBot object (``applies.data``), exactly where the JSON store keeps them, so an export
 is the same file. Every change is one short transaction that locks the one row it rewrites
 (``SELECT … FOR UPDATE``), so two processes' changes never overwrite each other.
+
+Each process has its own in-process lock per (channel, applicant), so two processes can both read the
+record before either changes it (two fast Nexts landing on two workers). The steps that decide what is
+posted are therefore conditional: under the row lock the stored record is checked against the ``progress``
+the press decided on (``Progress.same_step``: current question, intent to post, completed, withdrawn; for
+``mark_posted``, that the intent is still this question's), and the write happens only if it matches, in
+the same transaction; otherwise ``Superseded`` is raised, nothing is written, and the service decides the
+press again on a fresh read, so the loser ends exactly as the second click of a double click (``STALE``
+pointing at the new question, ``ALREADY_COMPLETED``, ``ALREADY_WITHDRAWN``). The row lock serialises the
+check-and-write, so it is as atomic as one ``UPDATE … WHERE`` and uses the same pure ``progress_of`` as
+the JSON store (no second reading of CastBot's keys in SQL).
+
+An intent to post (``postingQuestion``) is also held for a lease on the row's ``owner`` and ``lease_until``
+columns (unused on recorded rows otherwise; the database's ``now()`` decides, so clocks never skew): while
+it runs, another process's press finds the post under way and does not post it again (``claim_posting`` is
+``False``); once it ran out (the poster died between its intent and its save) the next press takes it over
+and adopts the posted message or posts it. ``mark_posted`` and ``clear_posting`` give the lease back.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Final, cast
 
 import asyncpg
@@ -18,6 +38,7 @@ from castbot_hikari.core.errors import StorageError
 from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, MessageId
 from castbot_hikari.pg.errors import storage
 from castbot_hikari.questions.model import Answer, Completion, Progress, Question, QuestionFields, QuestionSet
+from castbot_hikari.questions.ports import Superseded
 from castbot_hikari.questions.store import (
     QUESTIONS,
     WANTED_PREFIX,
@@ -37,11 +58,21 @@ from castbot_hikari.questions.store import (
 _APPLICATION: Final = "state IN ('recorded', 'duplicate')"
 
 
+class Hold(enum.Enum):
+    """What a change does with the intent-to-post lease (the row's ``owner`` and ``lease_until``)."""
+
+    KEEP = "keep"
+    TAKE = "take"
+    FREE = "free"
+
+
 class PgQuestionStore:
     """``QuestionStore`` on the ``configs`` and ``applies`` tables."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, owner: str, lease: timedelta) -> None:
         self._pool = pool
+        self._owner = owner
+        self._lease = lease
 
     async def _config(self, guild_id: GuildId, config_id: ConfigId) -> dict[str, Any] | None:
         async with storage("read a config"):
@@ -94,31 +125,73 @@ class PgQuestionStore:
         return {ChannelId(row["channel_id"]): str(row["wanted"]) for row in rows if row["wanted"] is not None}
 
     async def _change_record(
-        self, progress: Progress, ops: list[tuple[tuple[str, ...], object]], drop: tuple[str, ...] = ()
-    ) -> None:
+        self,
+        progress: Progress,
+        ops: list[tuple[tuple[str, ...], object]],
+        drop: tuple[str, ...] = (),
+        *,
+        expect: Callable[[Progress], bool] | None = None,
+        hold: Hold = Hold.KEEP,
+    ) -> bool:
+        """Rewrite the record under its row lock if ``expect`` holds for it (else ``Superseded``).
+
+        ``hold`` takes the intent's lease (``TAKE``: ``False``, nothing written, while another live process
+        holds it) or gives it back (``FREE``). The check and the write are one transaction on the locked row.
+        """
         async with storage("change an application"), self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                f"SELECT id, data FROM applies WHERE guild_id = $1 AND channel_id = $2 AND {_APPLICATION}"  # noqa: S608
-                " FOR UPDATE",
+                "SELECT id, data, owner, lease_until IS NULL OR lease_until < now() AS free FROM applies"  # noqa: S608
+                f" WHERE guild_id = $1 AND channel_id = $2 AND {_APPLICATION} FOR UPDATE",
                 int(progress.guild_id),
                 int(progress.channel_id),
             )
-            if row is None:
+            if row is None and expect is None:
                 raise StorageError(f"the application of channel {progress.channel_id} is gone")
-            data = dict(as_object(row["data"]))
+            data = dict(as_object(row["data"])) if row is not None else {}
+            stored = progress_of(progress.guild_id, str(progress.channel_id), data) if row is not None else None
+            if row is None or stored is None or (expect is not None and not expect(stored)):
+                raise Superseded
+            held = not row["free"] and row["owner"] != self._owner  # another live process is posting
+            if held and hold is Hold.TAKE:
+                return False
+            if held and hold is Hold.FREE:  # this process's lease ran out and another took the intent over
+                raise Superseded
             record_changed(data, ops, drop)
-            await conn.execute("UPDATE applies SET data = $2 WHERE id = $1", row["id"], data)
+            if hold is Hold.KEEP:
+                await conn.execute("UPDATE applies SET data = $2 WHERE id = $1", row["id"], data)
+            elif hold is Hold.TAKE:
+                await conn.execute(
+                    "UPDATE applies SET data = $2, owner = $3, lease_until = now() + $4::interval WHERE id = $1",
+                    row["id"],
+                    data,
+                    self._owner,
+                    self._lease,
+                )
+            else:
+                await conn.execute(
+                    "UPDATE applies SET data = $2, owner = NULL, lease_until = NULL WHERE id = $1", row["id"], data
+                )
+        return True
 
     async def mark_posting(self, progress: Progress, question_id: str) -> None:
-        """Record the intent to post a question."""
-        await self._change_record(progress, [(("postingQuestion",), {"questionId": question_id})])
+        """Record the intent to post a question, this process's for a lease (if the record is at ``progress``)."""
+        await self._change_record(
+            progress,
+            [(("postingQuestion",), {"questionId": question_id})],
+            expect=progress.same_step,
+            hold=Hold.TAKE,
+        )
+
+    async def claim_posting(self, progress: Progress) -> bool:
+        """Take over an intent whose process died (its lease ran out) or is this one's."""
+        return await self._change_record(progress, [], expect=progress.same_step, hold=Hold.TAKE)
 
     async def clear_posting(self, progress: Progress) -> None:
         """Forget an intent to post."""
-        await self._change_record(progress, [], drop=("postingQuestion",))
+        await self._change_record(progress, [], drop=("postingQuestion",), expect=progress.same_step, hold=Hold.FREE)
 
     async def mark_posted(self, progress: Progress, question_id: str, message_id: MessageId, index: int) -> None:
-        """Record a question's message and make it current."""
+        """Record a question's message and make it current (if the intent to post it is still there)."""
         await self._change_record(
             progress,
             [
@@ -127,6 +200,8 @@ class PgQuestionStore:
                 (("currentQuestion",), index),
             ],
             drop=("postingQuestion",),
+            expect=lambda stored: stored.posting == question_id,
+            hold=Hold.FREE,
         )
 
     async def save_answer(self, progress: Progress, question_id: str, answer: Answer) -> None:
@@ -135,15 +210,19 @@ class PgQuestionStore:
         await self._change_record(progress, [(("answers", question_id), value)])
 
     async def complete(self, progress: Progress, completed_at: str, prefix: str) -> None:
-        """Stamp ``completedAt`` and the wanted prefix."""
-        await self._change_record(progress, [(("completedAt",), completed_at), ((WANTED_PREFIX,), prefix)])
+        """Stamp ``completedAt`` and the wanted prefix (if the record is at ``progress``)."""
+        await self._change_record(
+            progress, [(("completedAt",), completed_at), ((WANTED_PREFIX,), prefix)], expect=progress.same_step
+        )
 
     async def set_withdrawn(self, progress: Progress, withdrawn_at: str | None, prefix: str) -> None:
-        """Record a withdrawal, or clear it, and the wanted prefix."""
+        """Record a withdrawal, or clear it, and the wanted prefix (if the record is at ``progress``)."""
         if withdrawn_at is None:
-            await self._change_record(progress, [((WANTED_PREFIX,), prefix)], drop=("withdrawnAt",))
+            ops: list[tuple[tuple[str, ...], object]] = [((WANTED_PREFIX,), prefix)]
+            await self._change_record(progress, ops, drop=("withdrawnAt",), expect=progress.same_step)
         else:
-            await self._change_record(progress, [(("withdrawnAt",), withdrawn_at), ((WANTED_PREFIX,), prefix)])
+            ops = [(("withdrawnAt",), withdrawn_at), ((WANTED_PREFIX,), prefix)]
+            await self._change_record(progress, ops, expect=progress.same_step)
 
     async def _edit(self, guild_id: GuildId, config_id: ConfigId, edit: Edit, at_ms: int | None = None) -> bool:
         """Rewrite a config's ``questions`` array under the row's lock; ``False`` if the config or question is gone."""

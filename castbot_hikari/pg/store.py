@@ -134,7 +134,7 @@ class PostgresStore:
         self.configs = PgConfigRepository(pool)
         self.guild_settings = PgGuildSettings(pool)
         self.claims = PgInteractionClaims(pool, self.lease)
-        self.questions = PgQuestionStore(pool)
+        self.questions = PgQuestionStore(pool, owner=owner, lease=self.lease)
         self._metrics: Metrics | None = None
 
     @classmethod

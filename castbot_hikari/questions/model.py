@@ -129,6 +129,18 @@ class Progress:
             return State.NOT_STARTED
         return State.ANSWERING
 
+    def same_step(self, other: Progress) -> bool:
+        """Return whether ``other`` is at the same step: current question, intent to post, completed, withdrawn.
+
+        The conditional store changes compare the stored record with the ``progress`` a press decided on.
+        """
+        return (self.current_question_id, self.posting, self.completed_at, self.withdrawn_at) == (
+            other.current_question_id,
+            other.posting,
+            other.completed_at,
+            other.withdrawn_at,
+        )
+
     def status_prefix(self) -> str:
         """Return the channel-name prefix this state calls for."""
         if self.withdrawn_at is not None:

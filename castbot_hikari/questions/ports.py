@@ -17,10 +17,22 @@ from castbot_hikari.questions.model import (
 )
 
 
+class Superseded(Exception):  # noqa: N818 - not an error: the press lost a race and is run again
+    """The record no longer is what the step was decided on (another process's press changed it first).
+
+    Nothing was written; the service reads the record again and decides afresh, so the losing press ends as
+    the second click of a double click does.
+    """
+
+
 class QuestionStore(Protocol):
     """Configs' questions and applications' progress in CastBot's ``playerData.json``.
 
     Every change is durable when the call returns; a failed write raises ``StorageError`` and changes nothing.
+    The steps that decide what is posted (``mark_posting``, ``claim_posting``, ``clear_posting``,
+    ``mark_posted``, ``complete``, ``set_withdrawn``) are conditional: each checks, atomically with its write,
+    that the record still is what ``progress`` says (``Progress.same_step``) and raises ``Superseded``
+    (writing nothing) if not.
     """
 
     async def questions(self, guild_id: GuildId, config_id: ConfigId) -> QuestionSet | None:
@@ -40,7 +52,15 @@ class QuestionStore(Protocol):
         ...
 
     async def mark_posting(self, progress: Progress, question_id: str) -> None:
-        """Record that a question's message is about to be posted (so a crash cannot post it twice)."""
+        """Record that a question's message is about to be posted (so a crash cannot post it twice).
+
+        The intent is this process's for a lease (PostgreSQL): until it runs out, no other process posts it.
+        """
+        ...
+
+    async def claim_posting(self, progress: Progress) -> bool:
+        """Make an interrupted intent (``progress.posting``) this process's; ``False`` while another live
+        process holds it (it is posting right now)."""
         ...
 
     async def clear_posting(self, progress: Progress) -> None:

@@ -2,9 +2,13 @@
 
 Every press is decided by the stored progress, never by the button: under one lock per (channel,
 applicant) the record is read again, so two fast Nexts post one question and a Next on an old message is
-recognised as stale. Before a question is posted the intent is recorded, so a crash between the post and
-the save never posts it twice: the next press finds the posted message and adopts it. Renames go through a
-queue (Discord allows two per ten minutes per channel) and never fail a step.
+recognised as stale. Several processes (PostgreSQL) each hold their own locks, so the store's decisive
+changes are conditional: a press whose record another process changed first gets ``Superseded`` and is
+decided again on a fresh read, ending as the second click of a double click. Before a question is posted
+the intent is recorded, so a crash between the post and the save never posts it twice: the next press
+finds the posted message and adopts it (on PostgreSQL only once the poster's lease ran out: until then it
+may still be posting). Renames go through a queue (Discord allows two per ten minutes per channel) and
+never fail a step.
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ from castbot_hikari.questions.model import (
     State,
     check_fields,
 )
-from castbot_hikari.questions.ports import QuestionsDiscord, QuestionStore, Renamer
+from castbot_hikari.questions.ports import QuestionsDiscord, QuestionStore, Renamer, Superseded
 
 logger = logging.getLogger(__name__)
+_ATTEMPTS = 3
+"""How often a press is decided afresh after losing a race to another process's press."""
 Titles = Callable[[GuildId, ConfigId], Awaitable[str | None]]
 """Names a config of a guild (``None`` if it is not one of its configs)."""
 
@@ -150,8 +156,7 @@ class QuestionsService:
     ) -> Outcome:
         try:
             async with self._turn(press):
-                progress, questions = await self._load(press)
-                outcome = await step(progress, questions)
+                outcome = await self._decide(press, step)
         except _Stop as stop:
             outcome = stop.outcome
         except DiscordError as exc:
@@ -164,6 +169,21 @@ class QuestionsService:
             "questions %s channel=%s user=%s outcome=%s", what, press.channel_id, press.user_id, outcome.kind.value
         )
         return outcome
+
+    async def _decide(self, press: Press, step: Callable[[Progress, QuestionSet], Awaitable[Outcome]]) -> Outcome:
+        """Run the step on the stored record; if another process changed it first (``Superseded``), read it
+        again and decide afresh: the losing press ends as the second click of a double click does."""
+        for _ in range(_ATTEMPTS - 1):
+            progress, questions = await self._load(press)
+            try:
+                return await step(progress, questions)
+            except Superseded:
+                logger.info("questions press lost a race, deciding again channel=%s", press.channel_id)
+        progress, questions = await self._load(press)
+        try:
+            return await step(progress, questions)
+        except Superseded:  # still changing under it: point at the latest question, change nothing
+            return Outcome(Kind.STALE)
 
     async def start(self, press: Press) -> Outcome:
         """Post the first question (once); a later Start points at the current one."""
@@ -318,8 +338,13 @@ class QuestionsService:
         return Outcome(kind, index + 1, len(questions.questions), message, target.title)
 
     async def _finish_posting(self, progress: Progress, questions: QuestionSet) -> Outcome:
-        """Finish a post a crash interrupted: adopt the message if it was posted, else post it now."""
+        """Finish a post a crash interrupted: adopt the message if it was posted, else post it now.
+
+        Another process may be posting it right now (its intent's lease runs): then this press points at it.
+        """
         pending = progress.posting or ""
+        if not await self._store.claim_posting(progress):
+            return self._position(replace(progress, current_question_id=pending), questions, Kind.STALE)
         previous = progress.posted.get(progress.current_question_id or "")
         found = await self._discord.find_question_message(progress.channel_id, pending)
         target = questions.find(pending)

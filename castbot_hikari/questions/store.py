@@ -34,6 +34,7 @@ from castbot_hikari.questions.model import (
     QuestionFields,
     QuestionSet,
 )
+from castbot_hikari.questions.ports import Superseded
 
 QUESTIONS: Final = "questions"
 WANTED_PREFIX: Final = "statusPrefix"
@@ -240,22 +241,40 @@ class JsonQuestionStore:
         return sorted(found, key=lambda p: (p.created_at, p.channel_id))
 
     async def _change_record(
-        self, progress: Progress, ops: list[tuple[tuple[str, ...], object]], drop: tuple[str, ...] = ()
+        self,
+        progress: Progress,
+        ops: list[tuple[tuple[str, ...], object]],
+        drop: tuple[str, ...] = (),
+        expect: Callable[[Progress], bool] | None = None,
     ) -> None:
         base = (str(progress.guild_id), APPLICATIONS, str(progress.channel_id))
-        if self._record(progress.guild_id, progress.channel_id) is None:
+        raw = self._record(progress.guild_id, progress.channel_id)
+        if raw is None and expect is None:
             raise StorageError(f"the application of channel {progress.channel_id} is gone")
+        stored = None if raw is None else _progress(progress.guild_id, str(progress.channel_id), raw)
+        if stored is None or (expect is not None and not expect(stored)):  # checked and changed with no await
+            raise Superseded
         changes: list[Op] = [set_op(*base, *path, value=value) for path, value in ops]
         changes.extend(del_op(*base, name) for name in drop)
         await self._doc.change(changes)
 
     async def mark_posting(self, progress: Progress, question_id: str) -> None:
-        """Record the intent to post a question."""
-        await self._change_record(progress, [(("postingQuestion",), {"questionId": question_id})])
+        """Record the intent to post a question (if the record is at ``progress``)."""
+        await self._change_record(
+            progress, [(("postingQuestion",), {"questionId": question_id})], expect=progress.same_step
+        )
+
+    async def claim_posting(self, progress: Progress) -> bool:
+        """Return ``True``: one process owns the file, so an intent found under the lock is an interrupted one."""
+        raw = self._record(progress.guild_id, progress.channel_id)
+        stored = None if raw is None else _progress(progress.guild_id, str(progress.channel_id), raw)
+        if stored is None or not progress.same_step(stored):
+            raise Superseded
+        return True
 
     async def clear_posting(self, progress: Progress) -> None:
         """Forget an intent to post."""
-        await self._change_record(progress, [], drop=("postingQuestion",))
+        await self._change_record(progress, [], drop=("postingQuestion",), expect=progress.same_step)
 
     async def mark_posted(self, progress: Progress, question_id: str, message_id: MessageId, index: int) -> None:
         """Record a question's message and make it current."""
@@ -267,6 +286,7 @@ class JsonQuestionStore:
                 (("currentQuestion",), index),
             ],
             drop=("postingQuestion",),
+            expect=lambda stored: stored.posting == question_id,
         )
 
     async def save_answer(self, progress: Progress, question_id: str, answer: Answer) -> None:
@@ -276,14 +296,18 @@ class JsonQuestionStore:
 
     async def complete(self, progress: Progress, completed_at: str, prefix: str) -> None:
         """Stamp ``completedAt`` and the wanted prefix."""
-        await self._change_record(progress, [(("completedAt",), completed_at), ((WANTED_PREFIX,), prefix)])
+        await self._change_record(
+            progress, [(("completedAt",), completed_at), ((WANTED_PREFIX,), prefix)], expect=progress.same_step
+        )
 
     async def set_withdrawn(self, progress: Progress, withdrawn_at: str | None, prefix: str) -> None:
-        """Record a withdrawal, or clear it, and the wanted prefix."""
+        """Record a withdrawal, or clear it, and the wanted prefix (if the record is at ``progress``)."""
         if withdrawn_at is None:
-            await self._change_record(progress, [((WANTED_PREFIX,), prefix)], drop=("withdrawnAt",))
+            ops: list[tuple[tuple[str, ...], object]] = [((WANTED_PREFIX,), prefix)]
+            await self._change_record(progress, ops, drop=("withdrawnAt",), expect=progress.same_step)
         else:
-            await self._change_record(progress, [(("withdrawnAt",), withdrawn_at), ((WANTED_PREFIX,), prefix)])
+            ops = [(("withdrawnAt",), withdrawn_at), ((WANTED_PREFIX,), prefix)]
+            await self._change_record(progress, ops, expect=progress.same_step)
 
     async def wanted_prefixes(self, guild_id: GuildId) -> dict[ChannelId, str]:
         """Return the prefix each application of the guild last asked for (set by this bot only)."""

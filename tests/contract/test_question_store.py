@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from castbot_hikari.core.ids import ChannelId, ConfigId, GuildId, MessageId
 from castbot_hikari.pg.store import PostgresStore
 from castbot_hikari.pg.transfer import export_document, import_document
 from castbot_hikari.questions.model import Answer, Completion, Question, QuestionFields
-from castbot_hikari.questions.ports import QuestionStore
+from castbot_hikari.questions.ports import QuestionStore, Superseded
 from castbot_hikari.questions.store import JsonQuestionStore
 from tests.apply.fakes import CONFIG, GUILD, USER, castbot_config
 from tests.conftest import write_player_data
@@ -104,7 +105,9 @@ async def test_progress_changes_are_kept_on_the_record_with_castbots_keys(handle
     assert (await store.progress(GUILD, CHANNEL)).posting == "question_0000000000000001"  # type: ignore[union-attr]
     await store.mark_posted(progress, "question_0000000000000001", MessageId(77), 0)
     await store.save_answer(progress, "question_0000000000000001", Answer("Q1", "my answer", "2026-09-21T14:14:00Z"))
-    await store.complete(progress, "2026-09-21T14:15:00Z", "✅")
+    posted = await store.progress(GUILD, CHANNEL)
+    assert posted is not None
+    await store.complete(posted, "2026-09-21T14:15:00Z", "✅")
     after = await store.progress(GUILD, CHANNEL)
     assert after is not None
     assert after.posting is None
@@ -114,7 +117,7 @@ async def test_progress_changes_are_kept_on_the_record_with_castbots_keys(handle
     assert await store.wanted_prefixes(GUILD) == {CHANNEL: "✅"}
     await store.set_withdrawn(after, "2026-09-22T00:00:00Z", "✖️")
     assert (await store.progress(GUILD, CHANNEL)).withdrawn_at == "2026-09-22T00:00:00Z"  # type: ignore[union-attr]
-    await store.set_withdrawn(after, None, "📝")
+    await store.set_withdrawn(dataclasses.replace(after, withdrawn_at="2026-09-22T00:00:00Z"), None, "📝")
     assert (await store.progress(GUILD, CHANNEL)).withdrawn_at is None  # type: ignore[union-attr]
     record = (await handle.document())[str(GUILD)][APPLICATIONS][str(CHANNEL)]
     assert record["rankings"] == {"9": 4}  # CastBot's keys kept
@@ -167,3 +170,25 @@ async def test_concurrent_edits_of_one_config_lose_nothing(handle: Handle) -> No
     questions = await handle.store.questions(GUILD, CONFIG)
     assert questions is not None
     assert {q.question_id for q in new} <= {q.question_id for q in questions.questions}
+
+
+@pytest.mark.asyncio
+async def test_a_step_decided_on_an_old_read_is_refused_and_writes_nothing(handle: Handle) -> None:
+    store = handle.store
+    read = await store.progress(GUILD, CHANNEL)
+    assert read is not None
+    await store.mark_posting(read, "question_0000000000000001")  # another press got there first
+    before = await handle.document()
+    snapshot = copy.deepcopy(before[str(GUILD)][APPLICATIONS][str(CHANNEL)])
+    with pytest.raises(Superseded):
+        await store.mark_posting(read, "question_0000000000000001")
+    with pytest.raises(Superseded):
+        await store.complete(read, "2026-09-21T14:15:00Z", "☑️")
+    with pytest.raises(Superseded):
+        await store.set_withdrawn(read, "2026-09-22T00:00:00Z", "✖️")
+    with pytest.raises(Superseded):
+        await store.mark_posted(read, "question_0000000000000002", MessageId(78), 1)  # not the intent recorded
+    assert (await handle.document())[str(GUILD)][APPLICATIONS][str(CHANNEL)] == snapshot
+    fresh = await store.progress(GUILD, CHANNEL)
+    assert fresh is not None
+    assert await store.claim_posting(fresh)  # this process's own intent (or the only process's): it may finish it
