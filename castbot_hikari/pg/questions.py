@@ -186,6 +186,19 @@ class PgQuestionStore:
         """Take over an intent whose process died (its lease ran out) or is this one's."""
         return await self._change_record(progress, [], expect=progress.same_step, hold=Hold.TAKE)
 
+    async def release_posting(self, progress: Progress, question_id: str) -> None:
+        """Give back this process's lease of the intent (its post failed); the intent itself stays."""
+        async with storage("give back an intent to post"):
+            await self._pool.execute(
+                "UPDATE applies SET owner = NULL, lease_until = NULL"  # noqa: S608
+                f" WHERE guild_id = $1 AND channel_id = $2 AND {_APPLICATION} AND owner = $3"
+                " AND data->'postingQuestion'->>'questionId' = $4",
+                int(progress.guild_id),
+                int(progress.channel_id),
+                self._owner,
+                question_id,
+            )
+
     async def clear_posting(self, progress: Progress) -> None:
         """Forget an intent to post."""
         await self._change_record(progress, [], drop=("postingQuestion",), expect=progress.same_step, hold=Hold.FREE)

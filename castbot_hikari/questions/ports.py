@@ -63,6 +63,11 @@ class QuestionStore(Protocol):
         process holds it (it is posting right now)."""
         ...
 
+    async def release_posting(self, progress: Progress, question_id: str) -> None:
+        """Give back this process's lease of the intent to post ``question_id`` (its post failed); the intent
+        stays, so the next press adopts the message if Discord did take it."""
+        ...
+
     async def clear_posting(self, progress: Progress) -> None:
         """Forget an intent to post whose question was removed."""
         ...

@@ -319,8 +319,20 @@ class QuestionsService:
         """Record the intent, post the question, record it as current; the previous one loses its buttons."""
         previous = progress.posted.get(progress.current_question_id or "")
         await self._store.mark_posting(progress, target.question_id)
-        message = await self._discord.post_question(progress.channel_id, self._post_of(progress, questions, target))
+        message = await self._send(progress, self._post_of(progress, questions, target))
         return await self._posted(progress, questions, target, message, previous, kind)
+
+    async def _send(self, progress: Progress, post: QuestionPost) -> MessageId:
+        """Post a question whose intent is recorded; if Discord fails, the intent's lease is given back so the
+        next press (in any process) finishes it at once instead of waiting for the lease to run out."""
+        try:
+            return await self._discord.post_question(progress.channel_id, post)
+        except DiscordError:
+            try:
+                await self._store.release_posting(progress, post.question.question_id)
+            except StorageError:  # the lease then runs out by itself
+                logger.warning("questions could not give back an intent channel=%s", progress.channel_id)
+            raise
 
     async def _posted(  # noqa: PLR0917 - private; each argument is a distinct part of the step
         self,
@@ -358,7 +370,7 @@ class QuestionsService:
                 return self._position(cleared, questions, Kind.LAST_QUESTION)
             return await self._post(cleared, questions, nxt, Kind.POSTED)
         if found is None:
-            found = await self._discord.post_question(progress.channel_id, self._post_of(progress, questions, target))
+            found = await self._send(progress, self._post_of(progress, questions, target))
         logger.info("questions resumed an interrupted post channel=%s question=%s", progress.channel_id, pending)
         return await self._posted(progress, questions, target, found, previous, Kind.POSTED)
 

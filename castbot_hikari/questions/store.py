@@ -272,6 +272,10 @@ class JsonQuestionStore:
             raise Superseded
         return True
 
+    async def release_posting(self, progress: Progress, question_id: str) -> None:
+        """Nothing to give back: one process owns the file (the intent itself stays)."""
+        del progress, question_id
+
     async def clear_posting(self, progress: Progress) -> None:
         """Forget an intent to post."""
         await self._change_record(progress, [], drop=("postingQuestion",), expect=progress.same_step)

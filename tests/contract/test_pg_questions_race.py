@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from castbot_hikari.castbot.document import APPLICATIONS, CONFIGS
+from castbot_hikari.core.errors import DiscordError, DiscordErrorKind
 from castbot_hikari.core.ids import ChannelId, MessageId
 from castbot_hikari.core.locks import KeyedSemaphores
 from castbot_hikari.pg.questions import PgQuestionStore
@@ -89,10 +90,14 @@ class SlowDiscord(FakeDiscord):
     """The channel both processes post in; ``hold`` keeps the first post inside Discord until released."""
 
     hold: bool = False
+    fail_post: bool = False
     entered: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def post_question(self, channel_id: ChannelId, post: QuestionPost) -> MessageId:
+        if self.fail_post:
+            self.fail_post = False
+            raise DiscordError(DiscordErrorKind.UNAVAILABLE, "down", status=503)
         if self.hold:
             self.hold = False
             self.entered.set()
@@ -207,3 +212,16 @@ async def test_two_processes_withdrawing_at_once_withdraw_once(processes: Proces
     assert sorted(o.kind.value for o in outcomes) == sorted([Kind.WITHDRAWN.value, Kind.ALREADY_WITHDRAWN.value])
     assert len(processes.renamer.asked) == 1
     assert (await processes.record())["withdrawnAt"]
+
+
+@pytest.mark.asyncio
+async def test_after_a_failed_post_another_process_posts_it_at_once(processes: Processes) -> None:
+    a, b = processes.services()
+    processes.discord.fail_post = True
+    assert (await a.next(press(), qid(1))).kind is Kind.DISCORD_FAILED  # the intent stays, its lease is given back
+    outcome = await b.next(press(), qid(1))  # the applicant tries again; another process gets the click
+    assert (outcome.kind, outcome.number) == (Kind.POSTED, 2)
+    assert len(processes.discord.posts_of(qid(2))) == 1
+    record = await processes.record()
+    assert record["currentQuestionId"] == qid(2)
+    assert "postingQuestion" not in record
