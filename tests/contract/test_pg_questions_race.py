@@ -225,3 +225,13 @@ async def test_after_a_failed_post_another_process_posts_it_at_once(processes: P
     record = await processes.record()
     assert record["currentQuestionId"] == qid(2)
     assert "postingQuestion" not in record
+
+
+@pytest.mark.parametrize("processes", [{"withdrawnAt": "2026-09-22T00:00:00.000Z"}], indirect=True)
+@pytest.mark.asyncio
+async def test_two_processes_resuming_at_once_resume_once(processes: Processes) -> None:
+    a, b = processes.services(gated="set_withdrawn")
+    outcomes = await both(a.resume(press(None)), b.resume(press(None)))
+    assert sorted(o.kind.value for o in outcomes) == sorted([Kind.RESUMED.value, Kind.NOT_WITHDRAWN.value])
+    assert len(processes.renamer.asked) == 1
+    assert "withdrawnAt" not in await processes.record()
