@@ -1,7 +1,8 @@
 """``castbot-hikari bench``: the old synchronous pattern against the deferred bot, under the same load.
 
 Sections: ``load`` (scenarios x strategies, each in fresh emulator and bot processes), ``persistence``
-(the data store's costs with realistic files) and ``memory`` (the bot's RSS with 165 realistic servers).
+(the data store's costs with realistic files), ``memory`` (the bot's RSS with 165 realistic servers) and
+``processes`` (the burst against 4 shards in 1, 2 and 4 bot processes: Discord's per-bot limits).
 This module imports only the standard library at the top, so ``castbot-hikari --help`` stays light.
 """
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from castbot_hikari.bench.scenarios import Scenario
     from castbot_hikari.bench.stats import Figures
 
-SECTIONS = ("load", "persistence", "memory")
+SECTIONS = ("load", "persistence", "memory", "processes")
 SCENARIO_NAMES = ("burst", "storm", "steady", "busy")
 STRATEGY_NAMES = ("deferred", "synchronous", "deferred-naive")
 # Seconds after the last click that a run waits for every click to settle: --quick cuts the tails off.
@@ -113,13 +114,29 @@ async def run_memory(options: RunOptions, bar: ProgressBar, out: TextIO) -> dict
     return {"deferred": fig}
 
 
+async def run_processes(options: RunOptions, bar: ProgressBar, out: TextIO) -> dict[str, Figures]:
+    """Run the burst against 4 shards in 1, 2 and 4 processes and print what Discord's limits saw."""
+    from castbot_hikari.bench import report  # noqa: PLC0415
+    from castbot_hikari.bench.runner import run_one  # noqa: PLC0415
+    from castbot_hikari.bench.scenarios import PROCESSES, STRATEGIES  # noqa: PLC0415
+
+    results: dict[str, Figures] = {}
+    for scenario in PROCESSES:
+        bar.start(f"{scenario.name}/deferred")
+        outcome = await run_one(scenario, STRATEGIES["deferred"], options, bar)
+        bar.finish(f"bot pids {', '.join(map(str, outcome.bot_pids))}")
+        results[scenario.name] = outcome.figures
+    out.write(report.render_processes(PROCESSES, results))
+    return results
+
+
 async def bench(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Run the chosen sections and print their tables; return the exit code."""
     from castbot_hikari.bench import persistence, profile, report  # noqa: PLC0415
     from castbot_hikari.bench.runner import RunOptions  # noqa: PLC0415
 
     sections, scenarios, strategies = _chosen(args)
-    with_processes = "load" in sections or "memory" in sections
+    with_processes = bool({"load", "memory", "processes"} & set(sections))
     log_dir = args.logs or Path(tempfile.mkdtemp(prefix="castbot-bench-logs-") if with_processes else ".")
     options = RunOptions(
         profile=profile.with_limits(profile.DISCORD_LIKE, args.limits),
@@ -141,10 +158,14 @@ async def bench(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
         out.write(persistence.render_persistence(sizes, startup))
     if "memory" in sections:
         results["memory"] = await run_memory(options, bar, out)
+    if "processes" in sections:
+        results["processes"] = await run_processes(options, bar, out)
     if args.json is not None:
         report.write_json(args.json, results)
     if args.plot is not None:
-        report.write_plot(args.plot, {name: figs for name, figs in results.items() if name != "memory"})
+        report.write_plot(
+            args.plot, {name: figs for name, figs in results.items() if name not in ("memory", "processes")}
+        )
     out.flush()
     return 0
 
