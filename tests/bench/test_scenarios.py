@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -73,7 +74,9 @@ def test_each_process_gets_the_servers_of_its_shards_and_every_other_key(tmp_pat
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     guilds = [str((n << 22) + 7) for n in range(8)]  # shard n % 4
-    data = {gid: {"applications": {"a": {}}} for gid in guilds} | {"/meta": {"journalSeq": 0}}
+    data: dict[str, Any] = {"/meta": {"journalSeq": 0}}
+    for gid in guilds:
+        data[gid] = {"applications": {"a": {}}}
     (data_dir / DATA_FILE).write_bytes(orjson.dumps(data))
     folders = split_by_shards(data_dir, 4, shard_ranges(4, 2))
     parts = [orjson.loads((folder / DATA_FILE).read_bytes()) for folder in folders]
