@@ -6,14 +6,16 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import hikari
 import lightbulb
 
 from castbot_hikari.admin.notify import HikariNotifier
-from castbot_hikari.admin.store import JsonGuildSettings
+from castbot_hikari.admin.ports import ConfigRepository, GuildSettings
+from castbot_hikari.admin.store import JsonConfigRepository, JsonGuildSettings
 from castbot_hikari.admin.wiring import register_admin
 from castbot_hikari.apply.alerts import Alerts
 from castbot_hikari.apply.followups import FollowupSender, HikariLateReplier, InteractionAcks, InteractionEdits
@@ -28,6 +30,7 @@ from castbot_hikari.core.pacing import Pacer
 from castbot_hikari.discord import hikari_fixes
 from castbot_hikari.monitoring.prometheus import PrometheusMetrics
 from castbot_hikari.monitoring.wiring import Monitoring
+from castbot_hikari.pg.store import PostgresStore
 from castbot_hikari.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,11 +48,17 @@ class App:
 
     bot: hikari.GatewayBot
     client: lightbulb.Client
-    repository: JsonApplicationRepository
+    store: "JsonApplicationRepository | PostgresStore"
     service: ApplicationService
     recovery: Recovery
     metrics: PrometheusMetrics
     monitoring: Monitoring
+
+    @property
+    def repository(self) -> JsonApplicationRepository:
+        """Return the JSON store (tests and the sandbox, which run on it)."""
+        assert isinstance(self.store, JsonApplicationRepository), "this app runs on PostgreSQL"
+        return self.store
 
 
 def process_owner() -> str:
@@ -75,6 +84,46 @@ def json_store_probe(repository: JsonApplicationRepository) -> Callable[[], Awai
         return repository.document.files.path.is_file()
 
     return probe
+
+
+@dataclass(frozen=True, slots=True)
+class StoreParts:
+    """What the composition root takes from a store: its repositories, its readiness probe, its sweep period."""
+
+    configs: ConfigRepository
+    guild_settings: GuildSettings
+    probe: Callable[[], Awaitable[bool]]
+    sweep_every_s: float | None
+    """How often to take over applies of processes that died (``None``: one process owns the store)."""
+
+
+def store_parts(store: "JsonApplicationRepository | PostgresStore") -> StoreParts:
+    """Return the parts of ``store`` the bot is wired with."""
+    if isinstance(store, PostgresStore):
+        return StoreParts(store.configs, store.guild_settings, store.probe, store.lease.total_seconds() / 2)
+    return StoreParts(
+        JsonConfigRepository(store.document), JsonGuildSettings(store.document), json_store_probe(store), None
+    )
+
+
+async def _sweep(recovery: Recovery, every_s: float) -> None:
+    """Take over, now and then, the applies of processes that died (their lease ran out) and send the outbox."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            results = await recovery.reconcile()
+        except Exception:  # the next sweep tries again
+            logger.exception("taking over expired applies failed")
+            continue
+        if results:
+            logger.info("took over %d applies of a stopped process", len(results))
+
+
+def _spawn(background: set[asyncio.Task[object]], work: Coroutine[Any, Any, object], name: str) -> None:
+    """Run ``work`` in the background, keeping a reference until it ends."""
+    task: asyncio.Task[object] = asyncio.create_task(work, name=name)
+    background.add(task)
+    task.add_done_callback(background.discard)
 
 
 def once_client(
@@ -163,7 +212,7 @@ class ExtraClients:
 
 def build_app(
     settings: Settings,
-    repository: JsonApplicationRepository,
+    repository: "JsonApplicationRepository | PostgresStore",
     *,
     http_settings: hikari.impl.HTTPSettings | None = None,
     max_retries: int = 3,
@@ -190,13 +239,12 @@ def build_app(
     )
     client = lightbulb.client_from_app(bot)
     extra = ExtraClients.of(bot, settings, http_settings, max_retries)
-    monitoring = Monitoring(
-        bot.shards, json_store_probe(repository), host=settings.ops.metrics_host, port=settings.ops.metrics_port
-    )
+    parts = store_parts(repository)
+    monitoring = Monitoring(bot.shards, parts.probe, host=settings.ops.metrics_host, port=settings.ops.metrics_port)
     metrics = monitoring.metrics
     repository.measure_saves(metrics)
     bot_user_id = UserId(settings.bot_user_id)
-    guild_settings = JsonGuildSettings(repository.document)
+    guild_settings = parts.guild_settings
     alerts = Alerts(repository, HikariNotifier(bot.rest, guild_settings, clock), clock)
     timeline = ApplyTimeline(
         repository,
@@ -210,9 +258,10 @@ def build_app(
         locks=KeyedLocks(),
         metrics=metrics,
         clock=clock,
-        owner=process_owner(),
+        owner=repository.owner if isinstance(repository, PostgresStore) else process_owner(),
         time_limit=settings.apply_timeout,
         unconfirmed_window_s=settings.create_confirm_window,
+        leases=repository,
     )
     service = ApplicationService(
         timeline,
@@ -234,7 +283,7 @@ def build_app(
     register_admin(
         client,
         bot,
-        repository.document,
+        parts.configs,
         recovery,
         undelivered=repository,
         metrics=metrics,
@@ -253,12 +302,15 @@ def build_app(
     async def on_started(_: hikari.StartedEvent) -> None:
         monitoring.started()
         # Finish what a previous process left unfinished, without delaying start-up.
-        task: asyncio.Task[object] = asyncio.create_task(_reconcile(recovery), name="castbot-reconcile")
-        background.add(task)
-        task.add_done_callback(background.discard)
+        _spawn(background, _reconcile(recovery), "castbot-reconcile")
+        if parts.sweep_every_s is not None:  # several processes share the store: any survivor takes over
+            _spawn(background, _sweep(recovery, parts.sweep_every_s), "castbot-sweep")
 
     async def on_stopping(_: hikari.StoppingEvent) -> None:
         monitoring.stopping()
+        for task in list(background):
+            if task.get_name() == "castbot-sweep":
+                task.cancel()
         drained = await service.drain(DRAIN_SECONDS)
         if not drained:
             logger.warning("stopping with applies still running; start-up will finish them")

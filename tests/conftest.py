@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -90,18 +92,24 @@ def _with_database(url: str, database: str) -> str:
     return f"{base}/{database}"
 
 
-@pytest_asyncio.fixture
-async def pg_url(pg_cluster: Cluster | str) -> AsyncIterator[str]:
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _in_thread(url: str, statement: str) -> None:
+    """Run one statement on a loop of its own in a thread: a sync fixture, usable from async fixtures too."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _admin(url, statement)).result(timeout=60)
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster | str) -> Iterator[str]:
     """A fresh, empty database on the test cluster for one test; dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_admin_url(pg_cluster))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    _in_thread(_admin_url(pg_cluster), f'CREATE DATABASE "{name}"')
     yield _with_database(_admin_url(pg_cluster), name)
-    admin = await asyncpg.connect(_admin_url(pg_cluster))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    _in_thread(_admin_url(pg_cluster), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,1 +1,1 @@
-"""PostgreSQL: the store shared by several processes, its migrations, and the REST pace they share."""
+"""The PostgreSQL store (``CASTBOT_STORE=postgres``): several processes share one truth through asyncpg."""
