@@ -28,8 +28,11 @@ from castbot_hikari.core.ids import UserId
 from castbot_hikari.core.locks import KeyedLocks
 from castbot_hikari.core.pacing import Pacer
 from castbot_hikari.discord import hikari_fixes
+from castbot_hikari.monitoring.cluster import ClusterMetrics
 from castbot_hikari.monitoring.prometheus import PrometheusMetrics
 from castbot_hikari.monitoring.wiring import Monitoring
+from castbot_hikari.pg.metrics import MetricsExchange
+from castbot_hikari.pg.pace import SharedPace
 from castbot_hikari.pg.store import PostgresStore
 from castbot_hikari.settings import Settings
 
@@ -95,12 +98,40 @@ class StoreParts:
     probe: Callable[[], Awaitable[bool]]
     sweep_every_s: float | None
     """How often to take over applies of processes that died (``None``: one process owns the store)."""
+    shared: PostgresStore | None = None
+    """The database several processes share, if any: Discord's limits and /apps stats go through it too."""
+
+    def pace(self, limit: float) -> Callable[[], Awaitable[None]]:
+        """Return what every request counting towards Discord's global limit awaits first.
+
+        Discord's limit is per bot: processes sharing a database share it there; one process alone paces itself.
+        """
+        if self.shared is not None:
+            return SharedPace(self.shared.pool, limit).wait
+        return Pacer.per_second(limit).wait
+
+    def cluster(self, metrics: PrometheusMetrics) -> "Cluster | None":
+        """Return the metrics of every process, when processes share a database."""
+        if self.shared is None:
+            return None
+        reader = ClusterMetrics(metrics)
+        return Cluster(reader, MetricsExchange(self.shared.pool, self.shared.owner, reader))
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """``/apps stats`` over every process: the reader, and the exchange that keeps it current."""
+
+    reader: ClusterMetrics
+    exchange: MetricsExchange
 
 
 def store_parts(store: "JsonApplicationRepository | PostgresStore") -> StoreParts:
     """Return the parts of ``store`` the bot is wired with."""
     if isinstance(store, PostgresStore):
-        return StoreParts(store.configs, store.guild_settings, store.probe, store.lease.total_seconds() / 2)
+        return StoreParts(
+            store.configs, store.guild_settings, store.probe, store.lease.total_seconds() / 2, shared=store
+        )
     return StoreParts(
         JsonConfigRepository(store.document), JsonGuildSettings(store.document), json_store_probe(store), None
     )
@@ -182,7 +213,12 @@ class ExtraClients:
 
     @classmethod
     def of(
-        cls, bot: hikari.GatewayBot, settings: Settings, http_settings: hikari.impl.HTTPSettings, max_retries: int
+        cls,
+        bot: hikari.GatewayBot,
+        settings: Settings,
+        http_settings: hikari.impl.HTTPSettings,
+        max_retries: int,
+        pace: Callable[[], Awaitable[None]],
     ) -> "ExtraClients":
         """Make them, and pace what counts towards Discord's global limit (``bot.rest`` and ``once``) together."""
         extra = cls(
@@ -190,9 +226,8 @@ class ExtraClients:
             interaction_client(bot, settings, http_settings, max_retries),
             interaction_client(bot, settings, http_settings, max_retries),
         )
-        pacer = Pacer.per_second(settings.global_rate)
         for paced in (bot.rest, extra.once):
-            hikari_fixes.pace_globally(paced, pacer.wait)
+            hikari_fixes.pace_globally(paced, pace)
         return extra
 
     def all(self) -> tuple[hikari.impl.RESTClientImpl, ...]:
@@ -208,6 +243,30 @@ class ExtraClients:
         """Close the three."""
         for rest in self.all():
             await rest.close()
+
+
+def _register_apply(
+    client: lightbulb.Client, service: ApplicationService, extra: ExtraClients, metrics: PrometheusMetrics, clock: Clock
+) -> None:
+    """Register what the Apply glue (``extensions/apply.py``) has injected."""
+    registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
+    registry.register_value(ApplicationService, service)
+    registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
+    registry.register_value(InteractionAcks, InteractionAcks(extra.acks))
+    registry.register_value(InteractionEdits, InteractionEdits(extra.edits))
+    registry.register_value(Clock, clock)
+
+
+def _while_running(
+    parts: StoreParts, recovery: Recovery, cluster: Cluster | None
+) -> dict[str, Callable[[], Coroutine[Any, Any, object]]]:
+    """Return the background work of a started bot, by task name (cancelled when it stops)."""
+    work: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {}
+    if (every_s := parts.sweep_every_s) is not None:  # several processes share the store: survivors take over
+        work["castbot-sweep"] = lambda: _sweep(recovery, every_s)
+    if cluster is not None:  # /apps stats: the totals of every live process
+        work["castbot-metrics-exchange"] = cluster.exchange.run
+    return work
 
 
 def build_app(
@@ -238,10 +297,11 @@ def build_app(
         max_retries=max_retries,
     )
     client = lightbulb.client_from_app(bot)
-    extra = ExtraClients.of(bot, settings, http_settings, max_retries)
     parts = store_parts(repository)
+    extra = ExtraClients.of(bot, settings, http_settings, max_retries, parts.pace(settings.global_rate))
     monitoring = Monitoring(bot.shards, parts.probe, host=settings.ops.metrics_host, port=settings.ops.metrics_port)
     metrics = monitoring.metrics
+    cluster = parts.cluster(metrics)
     repository.measure_saves(metrics)
     bot_user_id = UserId(settings.bot_user_id)
     guild_settings = parts.guild_settings
@@ -274,24 +334,20 @@ def build_app(
     recovery = Recovery(
         timeline, alerts=alerts, metrics=metrics, clock=clock, replier=HikariLateReplier(InteractionEdits(extra.edits))
     )
-    registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-    registry.register_value(ApplicationService, service)
-    registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
-    registry.register_value(InteractionAcks, InteractionAcks(extra.acks))
-    registry.register_value(InteractionEdits, InteractionEdits(extra.edits))
-    registry.register_value(Clock, clock)
+    _register_apply(client, service, extra, metrics, clock)
     register_admin(
         client,
         bot,
         parts.configs,
         recovery,
         undelivered=repository,
-        metrics=metrics,
+        metrics=cluster.reader if cluster is not None else metrics,
         guild_settings=guild_settings,
         clock=clock,
         bot_user_id=bot_user_id,
     )
     background: set[asyncio.Task[object]] = set()
+    running = _while_running(parts, recovery, cluster)
 
     async def on_starting(_: hikari.StartingEvent) -> None:
         extra.start()
@@ -303,14 +359,16 @@ def build_app(
         monitoring.started()
         # Finish what a previous process left unfinished, without delaying start-up.
         _spawn(background, _reconcile(recovery), "castbot-reconcile")
-        if parts.sweep_every_s is not None:  # several processes share the store: any survivor takes over
-            _spawn(background, _sweep(recovery, parts.sweep_every_s), "castbot-sweep")
+        for name, work in running.items():
+            _spawn(background, work(), name)
 
     async def on_stopping(_: hikari.StoppingEvent) -> None:
         monitoring.stopping()
         for task in list(background):
-            if task.get_name() == "castbot-sweep":
+            if task.get_name() in running:
                 task.cancel()
+        if cluster is not None:
+            await cluster.exchange.forget()
         drained = await service.drain(DRAIN_SECONDS)
         if not drained:
             logger.warning("stopping with applies still running; start-up will finish them")
