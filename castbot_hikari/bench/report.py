@@ -183,13 +183,16 @@ def _processes_label(scenario: Scenario) -> str:
 
 def render_processes(scenarios: Sequence[Scenario], results: Mapping[str, Figures]) -> str:
     """Return the processes section: what several processes of one bot earn at Discord's per-bot limits."""
-    rows = [["processes", "clicks", "past 3 s", "ack p99", "completed", "dup", "last result", "429s", "invalid"]]
+    rows = [
+        ["store", "processes", "clicks", "past 3 s", "ack p99", "completed", "dup", "last result", "429s", "invalid"]
+    ]
     for scenario in scenarios:
         fig = results.get(scenario.name)
         if fig is None:
             continue
         rows.append(
             [
+                scenario.store,
                 _processes_label(scenario),
                 str(fig.clicks),
                 str(fig.past_3s),
@@ -203,9 +206,10 @@ def render_processes(scenarios: Sequence[Scenario], results: Mapping[str, Figure
         )
     lines = [
         "",
-        "Processes: the burst (1,000 clicks, 75 servers, 1 s) against 4 shards split over bot processes, each with "
-        "its own data folder; 429s and invalid requests (401, 403, 429: Discord bans at 10,000 in 10 minutes) as "
-        "the emulator counted them",
+        "Processes: the burst (1,000 clicks, 75 servers, 1 s) against 4 shards split over bot processes, with a "
+        "JSON data folder each (each pacing itself) or one PostgreSQL database (sharing Discord's global limit "
+        "through it); 429s and invalid requests (401, 403, 429: Discord bans at 10,000 in 10 minutes) as the "
+        "emulator counted them",
         *("  " + line for line in table(rows)),
     ]
     return "\n".join(lines) + "\n"

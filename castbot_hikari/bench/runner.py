@@ -14,6 +14,7 @@ from typing import IO, Any, Final, Protocol, cast
 import orjson
 
 from castbot_hikari.bench import botside
+from castbot_hikari.bench.database import BenchDatabase
 from castbot_hikari.bench.procs import Child, Children, burner_argv, cpu_seconds, memory_mb, python_env
 from castbot_hikari.bench.profile import DISCORD_LIKE, Profile, profile_to_json
 from castbot_hikari.bench.scenarios import Scenario, Strategy, shard_ranges
@@ -51,6 +52,7 @@ class RunOptions:
         settle_s: Seconds to let the bot finish its start-up work after it is ready.
         result_timeout_s: Seconds after the last click to wait for every click to settle.
         bot_log_level: ``CASTBOT_LOG_LEVEL`` of the bot (INFO, as deployed).
+        database_url: See the attribute.
     """
 
     profile: Profile = DISCORD_LIKE
@@ -59,6 +61,8 @@ class RunOptions:
     settle_s: float = 1.0
     result_timeout_s: float = 600.0
     bot_log_level: str = "INFO"
+    database_url: str | None = None
+    """A PostgreSQL server whose user may create databases (runs with ``store="postgres"``: one fresh each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +156,18 @@ async def run_one(
         BenchError: A process died or did not get ready in time.
     """
     logs = _Logs(options.log_dir, scenario, strategy)
+    if scenario.store == "postgres" and options.database_url is None:
+        msg = f"{scenario.name} runs on PostgreSQL: give --database-url or install PostgreSQL's server"
+        raise BenchError(msg)
+    database = BenchDatabase(options.database_url) if scenario.store == "postgres" and options.database_url else None
     try:
         with tempfile.TemporaryDirectory(prefix="castbot-bench-") as tmp:
             data_dir = Path(tmp) / "data"
             data_dir.mkdir()
-            async with Children() as children:
+            async with contextlib.AsyncExitStack() as stack:
+                if database is not None:
+                    await stack.enter_async_context(database)
+                children = await stack.enter_async_context(Children())
                 return await _run(
                     children,
                     scenario=scenario,
@@ -165,13 +176,21 @@ async def run_one(
                     data_dir=data_dir,
                     logs=logs,
                     progress=progress,
+                    database=database,
                 )
     finally:
         logs.close()
 
 
 async def _start(
-    children: Children, *, scenario: Scenario, strategy: Strategy, options: RunOptions, data_dir: Path, logs: _Logs
+    children: Children,
+    *,
+    scenario: Scenario,
+    strategy: Strategy,
+    options: RunOptions,
+    data_dir: Path,
+    logs: _Logs,
+    database: BenchDatabase | None,
 ) -> tuple[Child, list[Child], list[Path]]:
     """Start the burner (busy), the emulator and the bot processes; return them and their data folders, ready."""
     cwd = data_dir.parent
@@ -190,15 +209,21 @@ async def _start(
     await _send(emu, orjson.dumps(_emu_config(scenario, strategy, options, data_dir)).decode())
     listening = await _event(emu, "listening", START_TIMEOUT_S, logs.emulator)
     ranges = shard_ranges(scenario.shards, scenario.processes)
-    folders = await asyncio.to_thread(split_by_shards, data_dir, scenario.shards, ranges)
+    if database is None:
+        folders = await asyncio.to_thread(split_by_shards, data_dir, scenario.shards, ranges)
+        stores = [{"CASTBOT_DATA_DIR": str(folder)} for folder in folders]
+    else:
+        await database.load(data_dir / botside.DATA_FILE, logs.open(logs.bot.with_name(f"{logs.bot.stem}-import.log")))
+        folders = [data_dir] * len(ranges)
+        stores = [database.env()] * len(ranges)
     bots: list[Child] = []
-    for number, (shards, folder) in enumerate(zip(ranges, folders, strict=True)):
+    for number, (shards, store) in enumerate(zip(ranges, stores, strict=True)):
         env = python_env(
             {
                 "CASTBOT_TOKEN": listening["token"],
                 "CASTBOT_API_URL": listening["rest_url"],
-                "CASTBOT_DATA_DIR": str(folder),
                 "CASTBOT_LOG_LEVEL": options.bot_log_level,
+                **store,
                 **_shard_env(scenario, shards),
                 **strategy.env,
             }
@@ -259,9 +284,16 @@ async def _run(
     data_dir: Path,
     logs: _Logs,
     progress: Watcher | None,
+    database: BenchDatabase | None,
 ) -> RunOutcome:
     emu, bots, folders = await _start(
-        children, scenario=scenario, strategy=strategy, options=options, data_dir=data_dir, logs=logs
+        children,
+        scenario=scenario,
+        strategy=strategy,
+        options=options,
+        data_dir=data_dir,
+        logs=logs,
+        database=database,
     )
     rss_ready = sum(memory_mb(bot.pid, "VmRSS") for bot in bots)
     cpu_before = sum(cpu_seconds(bot.pid) for bot in bots)
@@ -277,8 +309,11 @@ async def _run(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(emu.process.wait(), 15)  # it exits by itself; stop() then only reaps it
     await children.stop(emu)
-    before = sum(int((folder / BEFORE_FILE).read_text()) for folder in folders)
-    after = sum([await asyncio.to_thread(botside.count_applications, folder) for folder in folders])
+    if database is None:
+        before = sum(int((folder / BEFORE_FILE).read_text()) for folder in folders)
+        after = sum([await asyncio.to_thread(botside.count_applications, folder) for folder in folders])
+    else:
+        before, after = database.imported, await database.count_applications()
     data = RunData(
         records=[ClickRecord(**record) for record in result["records"]],
         completed=after - before,

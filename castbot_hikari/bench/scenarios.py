@@ -30,6 +30,7 @@ class Scenario:
         summary: One line for the table.
         shards: Shards of the bot (the emulator routes each server to ``(id >> 22) % shards``).
         processes: ``castbot-hikari run`` processes sharing the shards (contiguous ranges), as deployed at scale.
+        store: ``"json"`` (a data folder per process) or ``"postgres"`` (one database for all of them).
     """
 
     name: str
@@ -43,6 +44,7 @@ class Scenario:
     world: str = "sandbox"
     shards: int = 1
     processes: int = 1
+    store: str = "json"
 
     @property
     def clicks(self) -> int:
@@ -64,14 +66,16 @@ QUICK: Final = (
 )
 PROCESSES: Final = tuple(
     Scenario(
-        f"burst-{count}p",
+        f"burst-{count}p" + ("-pg" if store == "postgres" else ""),
         1000,
         75,
         1.0,
-        f"the burst against 4 shards in {count} process{'es' if count > 1 else ''}",
+        f"the burst against 4 shards in {count} process{'es' if count > 1 else ''} ({store})",
         shards=4,
         processes=count,
+        store=store,
     )
+    for store in ("json", "postgres")
     for count in (1, 2, 4)
 )
 MEMORY: Final = Scenario("memory", 1000, 165, 1.0, "1,000-click burst over 165 realistic servers", world="realistic")

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Final, Protocol
 
 import asyncpg
@@ -27,6 +28,7 @@ from castbot_hikari.core.pacing import Pacer
 
 logger = logging.getLogger(__name__)
 
+MAX_TURNS: Final = 3
 UNREACHABLE: Final = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 """What a turn at the database can fail with: no connection, a slow answer, an error of the server."""
 
@@ -39,11 +41,19 @@ RETURNING greatest(0.0, extract(epoch FROM p.tat - statement_timestamp())::float
 (seconds a turn may come early). Returns the seconds to wait before sending."""
 
 
-class Executor(Protocol):
-    """What the pace needs of an asyncpg pool (``fetchval``)."""
+class Connection(Protocol):
+    """What a turn needs of a database connection (``fetchval``)."""
 
     async def fetchval(self, query: str, *args: object) -> object:
         """Run ``query`` and return the first column of its first row."""
+        ...
+
+
+class Executor(Protocol):
+    """What the pace needs of an asyncpg pool (``acquire``)."""
+
+    def acquire(self) -> AbstractAsyncContextManager[Connection]:
+        """Return a connection of the pool for the ``async with`` block."""
         ...
 
 
@@ -68,6 +78,7 @@ class SharedPace:
         fallback: This process's own pacer, used while the database cannot be reached.
         timeout_s: How long a turn may take at the database before the fallback is used.
         retry_s: How long the fallback is used before the database is tried again.
+        grace_s: How late after its turn a request may still be sent (see ``wait``).
     """
 
     def __init__(
@@ -79,6 +90,7 @@ class SharedPace:
         fallback: Turns | None = None,
         timeout_s: float = 0.5,
         retry_s: float = 5.0,
+        grace_s: float = 0.04,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -94,6 +106,9 @@ class SharedPace:
         self._monotonic = monotonic
         self._sleep = sleep
         self._down_until: float | None = None
+        self._grace_s = grace_s
+        self.late_turns = 0
+        """Turns this process woke up too late for and took again."""
 
     @property
     def shared(self) -> bool:
@@ -101,22 +116,38 @@ class SharedPace:
         return self._down_until is None
 
     async def wait(self) -> None:
-        """Return once this request may be sent."""
+        """Return once this request may be sent.
+
+        A turn is a moment in the shared schedule. A process that wakes up later than ``grace_s`` after its turn
+        (its loop was busy, or the answer slow) would send into a later second that other processes fill
+        already: it takes a new turn instead, up to ``MAX_TURNS`` times; then it sends (hikari waits out a 429).
+        """
+        for _ in range(MAX_TURNS):
+            turn = await self._take_turn()
+            if turn is None:
+                await self._fallback.wait()
+                return
+            if (ahead := turn - self._monotonic()) > 0:
+                await self._sleep(ahead)
+            if self._monotonic() - turn <= self._grace_s:
+                return
+            self.late_turns += 1
+
+    async def _take_turn(self) -> float | None:
+        """Return when this process's next turn is (its monotonic clock), or ``None`` to use the fallback."""
         if self._down_until is not None and self._monotonic() < self._down_until:
-            await self._fallback.wait()
-            return
+            return None
         try:
-            async with asyncio.timeout(self._timeout_s):
-                delay = await self._pool.fetchval(TURN, self._name, self._interval, self._tolerance)
+            async with asyncio.timeout(self._timeout_s), self._pool.acquire() as conn:
+                asked = self._monotonic()  # before the database's moment by the request's travel: early, safe
+                delay = await conn.fetchval(TURN, self._name, self._interval, self._tolerance)
         except UNREACHABLE as exc:
             self._fell_back(exc)
-            await self._fallback.wait()
-            return
+            return None
         if self._down_until is not None:
             self._down_until = None
             logger.warning("the shared REST pace is back: turns come from the database again")
-        if isinstance(delay, float) and delay > 0:
-            await self._sleep(delay)
+        return asked + (delay if isinstance(delay, float) else 0.0)
 
     def _fell_back(self, exc: BaseException) -> None:
         first = self._down_until is None

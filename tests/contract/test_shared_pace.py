@@ -4,9 +4,10 @@ only costs the sharing, never a request."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from importlib import resources
 
 import asyncpg
@@ -84,17 +85,23 @@ async def test_each_limit_name_has_its_own_schedule(pools: tuple[asyncpg.Pool, a
 
 
 class Unreachable:
-    """A pool whose database is gone: every turn fails to connect."""
+    """A pool whose database is gone: every turn fails to connect (until ``up``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delays: list[float] | None = None) -> None:
         self.calls = 0
         self.up = False
+        self._delays = delays or []
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncGenerator[Unreachable]:
+        if not self.up:
+            self.calls += 1
+            raise ConnectionRefusedError("connection refused")
+        yield self
 
     async def fetchval(self, query: str, *args: object) -> object:
         self.calls += 1
-        if not self.up:
-            raise ConnectionRefusedError("connection refused")
-        return 0.0
+        return self._delays.pop(0) if self._delays else 0.0
 
 
 class CountingPacer:
@@ -127,3 +134,29 @@ async def test_without_the_database_the_process_paces_itself_and_says_so_once(
     assert len([m for m in messages if "unavailable" in m]) == 1
     assert any("back" in m for m in messages)
     assert "refused" not in " ".join(messages)  # the error's type, not its text (which may hold a URL)
+
+
+@pytest.mark.asyncio
+async def test_a_turn_woken_too_late_is_taken_again_not_crowded_into_a_later_second() -> None:
+    now = [0.0]
+    stalls = [0.5, 0.0]  # the loop is busy through the first turn, not the second
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds + stalls.pop(0)
+
+    pool = Unreachable(delays=[0.2, 0.3])
+    pool.up = True
+    pace = SharedPace(pool, LIMIT, grace_s=0.04, monotonic=lambda: now[0], sleep=sleep)
+    await pace.wait()
+    assert (pool.calls, pace.late_turns) == (2, 1)
+    assert now[0] == pytest.approx(0.2 + 0.5 + 0.3 + 0.0)  # sent at its second turn, on time
+
+    starved = Unreachable(delays=[0.1] * 5)
+    starved.up = True
+    always_late = SharedPace(starved, LIMIT, monotonic=lambda: now[0], sleep=lambda s: _advance(now, s + 1.0))
+    await always_late.wait()  # bounded: after MAX_TURNS late turns it sends anyway
+    assert (starved.calls, always_late.late_turns) == (3, 3)
+
+
+async def _advance(now: list[float], seconds: float) -> None:
+    now[0] += seconds

@@ -10,9 +10,9 @@ import orjson
 from castbot_hikari.castbot.document import DATA_FILE, META
 from castbot_hikari.cli import ExitCode
 from castbot_hikari.pg.migrate import migrations
+from castbot_hikari.testing.pgcluster import free_port
 from tests.apply.fakes import CONFIG, GUILD, USER, castbot_config
 from tests.e2e.commands import TOKEN, castbot, closed_port_url, environment
-from tests.pgcluster import free_port
 
 
 def pg_env(url: str, **more: str) -> dict[str, str]:

@@ -52,7 +52,7 @@ def _run_as() -> list[str]:
         return []
     user = "postgres"
     try:
-        import pwd
+        import pwd  # noqa: PLC0415 - POSIX only, and only as root
 
         pwd.getpwnam(user)
     except KeyError:
