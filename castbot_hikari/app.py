@@ -32,7 +32,7 @@ from castbot_hikari.monitoring.cluster import ClusterMetrics
 from castbot_hikari.monitoring.prometheus import PrometheusMetrics
 from castbot_hikari.monitoring.wiring import Monitoring
 from castbot_hikari.pg.metrics import MetricsExchange
-from castbot_hikari.pg.pace import SharedPace
+from castbot_hikari.pg.pace import OwnPool, SharedPace
 from castbot_hikari.pg.store import PostgresStore
 from castbot_hikari.settings import Settings
 
@@ -101,14 +101,17 @@ class StoreParts:
     shared: PostgresStore | None = None
     """The database several processes share, if any: Discord's limits and /apps stats go through it too."""
 
-    def pace(self, limit: float) -> Callable[[], Awaitable[None]]:
+    def pace(self, settings: Settings) -> "Pace":
         """Return what every request counting towards Discord's global limit awaits first.
 
-        Discord's limit is per bot: processes sharing a database share it there; one process alone paces itself.
+        Discord's limit is per bot: processes sharing a database share it there (through a small pool of its
+        own, so turns never wait behind the store's queries); one process alone paces itself.
         """
-        if self.shared is not None:
-            return SharedPace(self.shared.pool, limit).wait
-        return Pacer.per_second(limit).wait
+        url = settings.store.database_url
+        if self.shared is not None and url:
+            own = OwnPool(url)
+            return Pace(SharedPace(own, settings.global_rate).wait, own.close)
+        return Pace(Pacer.per_second(settings.global_rate).wait, None)
 
     def cluster(self, metrics: PrometheusMetrics) -> "Cluster | None":
         """Return the metrics of every process, when processes share a database."""
@@ -116,6 +119,19 @@ class StoreParts:
             return None
         reader = ClusterMetrics(metrics)
         return Cluster(reader, MetricsExchange(self.shared.pool, self.shared.owner, reader))
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """The global REST pace: what each paced request awaits, and what closes it at stop (if anything)."""
+
+    wait: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]] | None
+
+    async def stop(self) -> None:
+        """Close what the pace holds (its pool)."""
+        if self.close is not None:
+            await self.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +314,8 @@ def build_app(
     )
     client = lightbulb.client_from_app(bot)
     parts = store_parts(repository)
-    extra = ExtraClients.of(bot, settings, http_settings, max_retries, parts.pace(settings.global_rate))
+    pace = parts.pace(settings)
+    extra = ExtraClients.of(bot, settings, http_settings, max_retries, pace.wait)
     monitoring = Monitoring(bot.shards, parts.probe, host=settings.ops.metrics_host, port=settings.ops.metrics_port)
     metrics = monitoring.metrics
     cluster = parts.cluster(metrics)
@@ -374,6 +391,7 @@ def build_app(
             logger.warning("stopping with applies still running; start-up will finish them")
         await client.stop()
         await extra.close()
+        await pace.stop()
         await repository.close()
         await monitoring.stopped()
 

@@ -15,9 +15,10 @@ bot goes on, only without the shared guarantee, and tries the database again aft
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Final, Protocol
 
@@ -57,6 +58,37 @@ class Executor(Protocol):
         ...
 
 
+class OwnPool:
+    """A small pool of the pace's own, opened at first use: turns never queue behind the store's queries.
+
+    Args:
+        url: The database's ``postgresql://`` URL (the store's).
+        size: Connections at most; a turn holds one for a millisecond or so.
+    """
+
+    def __init__(self, url: str, size: int = 2) -> None:
+        self._url = url
+        self._size = size
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncGenerator[Connection]:
+        """Yield a connection, opening the pool first if need be (failures propagate: the caller falls back)."""
+        async with self._opening:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self._url, min_size=1, max_size=self._size, statement_cache_size=0
+                )
+        async with self._pool.acquire() as conn:
+            yield conn
+
+    async def close(self) -> None:
+        """Close the pool, if it was opened."""
+        if self._pool is not None:
+            await self._pool.close()
+
+
 class Turns(Protocol):
     """A pace of this process alone (``core.pacing.Pacer``)."""
 
@@ -88,7 +120,7 @@ class SharedPace:
         *,
         name: str = "global",
         fallback: Turns | None = None,
-        timeout_s: float = 0.5,
+        timeout_s: float = 2.0,
         retry_s: float = 5.0,
         grace_s: float = 0.04,
         monotonic: Callable[[], float] = time.monotonic,
@@ -106,6 +138,7 @@ class SharedPace:
         self._monotonic = monotonic
         self._sleep = sleep
         self._down_until: float | None = None
+        self._down_since = 0.0
         self._grace_s = grace_s
         self.late_turns = 0
         """Turns this process woke up too late for and took again."""
@@ -144,13 +177,15 @@ class SharedPace:
         except UNREACHABLE as exc:
             self._fell_back(exc)
             return None
-        if self._down_until is not None:
+        if self._down_until is not None and asked >= self._down_since:
             self._down_until = None
             logger.warning("the shared REST pace is back: turns come from the database again")
         return asked + (delay if isinstance(delay, float) else 0.0)
 
     def _fell_back(self, exc: BaseException) -> None:
         first = self._down_until is None
+        if first:
+            self._down_since = self._monotonic()
         self._down_until = self._monotonic() + self._retry_s
         if first:
             logger.warning(
