@@ -200,8 +200,10 @@ def render_processes(scenarios: Sequence[Scenario], results: Mapping[str, Figure
                 str(fig.completed),
                 str(fig.duplicates),
                 ("> " if fig.unsettled else "") + _s(fig.wall_s),
+                "-" if fig.cpu_s_per_apply is None else f"{fig.cpu_s_per_apply * 1000:.1f} ms",
                 str(fig.rate_limited),
                 str(fig.invalid),
+                _ms(fig.emulator_lag_max_ms),
             ]
         )
     lines = [
