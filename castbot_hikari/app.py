@@ -6,14 +6,16 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 import hikari
 import lightbulb
 
 from castbot_hikari.admin.notify import HikariNotifier
-from castbot_hikari.admin.store import JsonGuildSettings
+from castbot_hikari.admin.ports import ConfigRepository, GuildSettings
+from castbot_hikari.admin.store import JsonConfigRepository, JsonGuildSettings
 from castbot_hikari.admin.wiring import register_admin
 from castbot_hikari.apply.alerts import Alerts
 from castbot_hikari.apply.followups import FollowupSender, HikariLateReplier, InteractionAcks, InteractionEdits
@@ -26,8 +28,12 @@ from castbot_hikari.core.ids import UserId
 from castbot_hikari.core.locks import KeyedLocks
 from castbot_hikari.core.pacing import Pacer
 from castbot_hikari.discord import hikari_fixes
+from castbot_hikari.monitoring.cluster import ClusterMetrics
 from castbot_hikari.monitoring.prometheus import PrometheusMetrics
 from castbot_hikari.monitoring.wiring import Monitoring
+from castbot_hikari.pg.metrics import MetricsExchange
+from castbot_hikari.pg.pace import OwnPool, SharedPace
+from castbot_hikari.pg.store import PostgresStore
 from castbot_hikari.questions.wiring import Questions, register_questions
 from castbot_hikari.settings import Settings
 
@@ -46,12 +52,19 @@ class App:
 
     bot: hikari.GatewayBot
     client: lightbulb.Client
-    repository: JsonApplicationRepository
+    store: "JsonApplicationRepository | PostgresStore"
     service: ApplicationService
     recovery: Recovery
     metrics: PrometheusMetrics
     monitoring: Monitoring
-    questions: Questions
+    questions: Questions | None
+    """The in-channel application (``None`` on PostgreSQL, which does not hold its data yet)."""
+
+    @property
+    def repository(self) -> JsonApplicationRepository:
+        """Return the JSON store (tests and the sandbox, which run on it)."""
+        assert isinstance(self.store, JsonApplicationRepository), "this app runs on PostgreSQL"
+        return self.store
 
 
 def process_owner() -> str:
@@ -77,6 +90,90 @@ def json_store_probe(repository: JsonApplicationRepository) -> Callable[[], Awai
         return repository.document.files.path.is_file()
 
     return probe
+
+
+@dataclass(frozen=True, slots=True)
+class StoreParts:
+    """What the composition root takes from a store: its repositories, its readiness probe, its sweep period."""
+
+    configs: ConfigRepository
+    guild_settings: GuildSettings
+    probe: Callable[[], Awaitable[bool]]
+    sweep_every_s: float | None
+    """How often to take over applies of processes that died (``None``: one process owns the store)."""
+    shared: PostgresStore | None = None
+    """The database several processes share, if any: Discord's limits and /apps stats go through it too."""
+
+    def pace(self, settings: Settings) -> "Pace":
+        """Return what every request counting towards Discord's global limit awaits first.
+
+        Discord's limit is per bot: processes sharing a database share it there (through a small pool of its
+        own, so turns never wait behind the store's queries); one process alone paces itself.
+        """
+        url = settings.store.database_url
+        if self.shared is not None and url:
+            own = OwnPool(url)
+            return Pace(SharedPace(own, settings.global_rate).wait, own.close)
+        return Pace(Pacer.per_second(settings.global_rate).wait, None)
+
+    def cluster(self, metrics: PrometheusMetrics) -> "Cluster | None":
+        """Return the metrics of every process, when processes share a database."""
+        if self.shared is None:
+            return None
+        reader = ClusterMetrics(metrics)
+        return Cluster(reader, MetricsExchange(self.shared.pool, self.shared.owner, reader))
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """The global REST pace: what each paced request awaits, and what closes it at stop (if anything)."""
+
+    wait: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]] | None
+
+    async def stop(self) -> None:
+        """Close what the pace holds (its pool)."""
+        if self.close is not None:
+            await self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """``/apps stats`` over every process: the reader, and the exchange that keeps it current."""
+
+    reader: ClusterMetrics
+    exchange: MetricsExchange
+
+
+def store_parts(store: "JsonApplicationRepository | PostgresStore") -> StoreParts:
+    """Return the parts of ``store`` the bot is wired with."""
+    if isinstance(store, PostgresStore):
+        return StoreParts(
+            store.configs, store.guild_settings, store.probe, store.lease.total_seconds() / 2, shared=store
+        )
+    return StoreParts(
+        JsonConfigRepository(store.document), JsonGuildSettings(store.document), json_store_probe(store), None
+    )
+
+
+async def _sweep(recovery: Recovery, every_s: float) -> None:
+    """Take over, now and then, the applies of processes that died (their lease ran out) and send the outbox."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            results = await recovery.reconcile()
+        except Exception:  # the next sweep tries again
+            logger.exception("taking over expired applies failed")
+            continue
+        if results:
+            logger.info("took over %d applies of a stopped process", len(results))
+
+
+def _spawn(background: set[asyncio.Task[object]], work: Coroutine[Any, Any, object], name: str) -> None:
+    """Run ``work`` in the background, keeping a reference until it ends."""
+    task: asyncio.Task[object] = asyncio.create_task(work, name=name)
+    background.add(task)
+    task.add_done_callback(background.discard)
 
 
 def once_client(
@@ -135,7 +232,12 @@ class ExtraClients:
 
     @classmethod
     def of(
-        cls, bot: hikari.GatewayBot, settings: Settings, http_settings: hikari.impl.HTTPSettings, max_retries: int
+        cls,
+        bot: hikari.GatewayBot,
+        settings: Settings,
+        http_settings: hikari.impl.HTTPSettings,
+        max_retries: int,
+        pace: Callable[[], Awaitable[None]],
     ) -> "ExtraClients":
         """Make them, and pace what counts towards Discord's global limit (``bot.rest`` and ``once``) together."""
         extra = cls(
@@ -143,9 +245,8 @@ class ExtraClients:
             interaction_client(bot, settings, http_settings, max_retries),
             interaction_client(bot, settings, http_settings, max_retries),
         )
-        pacer = Pacer.per_second(settings.global_rate)
         for paced in (bot.rest, extra.once):
-            hikari_fixes.pace_globally(paced, pacer.wait)
+            hikari_fixes.pace_globally(paced, pace)
         return extra
 
     def all(self) -> tuple[hikari.impl.RESTClientImpl, ...]:
@@ -163,9 +264,81 @@ class ExtraClients:
             await rest.close()
 
 
+def _register_apply(
+    client: lightbulb.Client, service: ApplicationService, extra: ExtraClients, metrics: PrometheusMetrics, clock: Clock
+) -> None:
+    """Register what the Apply glue (``extensions/apply.py``) has injected."""
+    registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
+    registry.register_value(ApplicationService, service)
+    registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
+    registry.register_value(InteractionAcks, InteractionAcks(extra.acks))
+    registry.register_value(InteractionEdits, InteractionEdits(extra.edits))
+    registry.register_value(Clock, clock)
+
+
+@dataclass(slots=True)
+class Lifecycle:
+    """What the bot does as it starts, once it has started, and as it stops."""
+
+    bot: hikari.GatewayBot
+    client: lightbulb.Client
+    extra: ExtraClients
+    monitoring: Monitoring
+    service: ApplicationService
+    recovery: Recovery
+    repository: "JsonApplicationRepository | PostgresStore"
+    pace: Pace
+    questions: Questions | None
+    cluster: Cluster | None
+    sweep_every_s: float | None
+    background: set[asyncio.Task[object]] = field(default_factory=set[asyncio.Task[object]])
+
+    def running(self) -> dict[str, Callable[[], Coroutine[Any, Any, object]]]:
+        """Return the background work of a started bot, by task name (cancelled when it stops)."""
+        work: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {}
+        if (every_s := self.sweep_every_s) is not None:  # processes share the store: survivors take over
+            work["castbot-sweep"] = lambda: _sweep(self.recovery, every_s)
+        if self.cluster is not None:  # /apps stats: the totals of every live process
+            work["castbot-metrics-exchange"] = self.cluster.exchange.run
+        return work
+
+    async def on_starting(self, _: hikari.StartingEvent) -> None:
+        """Start the REST clients, the endpoint and the glue (command sync)."""
+        self.extra.start()
+        await self.monitoring.starting(self.bot.rest, *self.extra.all())
+        await self.client.load_extensions(*(EXTENSIONS if self.questions is not None else EXTENSIONS[:-1]))
+        await self.client.start()
+
+    async def on_started(self, _: hikari.StartedEvent) -> None:
+        """Finish what a previous process left unfinished, without delaying start-up; start the background work."""
+        self.monitoring.started()
+        _spawn(self.background, _reconcile(self.recovery), "castbot-reconcile")
+        for name, work in self.running().items():
+            _spawn(self.background, work(), name)
+
+    async def on_stopping(self, _: hikari.StoppingEvent) -> None:
+        """Drain the applies, then close everything in order (the store last but the endpoint)."""
+        self.monitoring.stopping()
+        running = self.running()
+        for task in list(self.background):
+            if task.get_name() in running:
+                task.cancel()
+        if self.cluster is not None:
+            await self.cluster.exchange.forget()
+        if not await self.service.drain(DRAIN_SECONDS):
+            logger.warning("stopping with applies still running; start-up will finish them")
+        await self.client.stop()
+        if self.questions is not None:
+            await self.questions.renames.close()
+        await self.extra.close()
+        await self.pace.stop()
+        await self.repository.close()
+        await self.monitoring.stopped()
+
+
 def build_app(
     settings: Settings,
-    repository: JsonApplicationRepository,
+    repository: "JsonApplicationRepository | PostgresStore",
     *,
     http_settings: hikari.impl.HTTPSettings | None = None,
     max_retries: int = 3,
@@ -191,14 +364,15 @@ def build_app(
         max_retries=max_retries,
     )
     client = lightbulb.client_from_app(bot)
-    extra = ExtraClients.of(bot, settings, http_settings, max_retries)
-    monitoring = Monitoring(
-        bot.shards, json_store_probe(repository), host=settings.ops.metrics_host, port=settings.ops.metrics_port
-    )
+    parts = store_parts(repository)
+    pace = parts.pace(settings)
+    extra = ExtraClients.of(bot, settings, http_settings, max_retries, pace.wait)
+    monitoring = Monitoring(bot.shards, parts.probe, host=settings.ops.metrics_host, port=settings.ops.metrics_port)
     metrics = monitoring.metrics
+    cluster = parts.cluster(metrics)
     repository.measure_saves(metrics)
     bot_user_id = UserId(settings.bot_user_id)
-    guild_settings = JsonGuildSettings(repository.document)
+    guild_settings = parts.guild_settings
     alerts = Alerts(repository, HikariNotifier(bot.rest, guild_settings, clock), clock)
     timeline = ApplyTimeline(
         repository,
@@ -207,14 +381,16 @@ def build_app(
             bot_user_id,
             bot.cache,
             once=extra.once,
+            questions=isinstance(repository, JsonApplicationRepository),
         ),
         alerts=alerts,
         locks=KeyedLocks(),
         metrics=metrics,
         clock=clock,
-        owner=process_owner(),
+        owner=repository.owner if isinstance(repository, PostgresStore) else process_owner(),
         time_limit=settings.apply_timeout,
         unconfirmed_window_s=settings.create_confirm_window,
+        leases=repository,
     )
     service = ApplicationService(
         timeline,
@@ -227,53 +403,27 @@ def build_app(
     recovery = Recovery(
         timeline, alerts=alerts, metrics=metrics, clock=clock, replier=HikariLateReplier(InteractionEdits(extra.edits))
     )
-    registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-    registry.register_value(ApplicationService, service)
-    registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
-    registry.register_value(InteractionAcks, InteractionAcks(extra.acks))
-    registry.register_value(InteractionEdits, InteractionEdits(extra.edits))
-    registry.register_value(Clock, clock)
+    _register_apply(client, service, extra, metrics, clock)
     register_admin(
         client,
         bot,
-        repository.document,
+        parts.configs,
         recovery,
         undelivered=repository,
-        metrics=metrics,
+        metrics=cluster.reader if cluster is not None else metrics,
         guild_settings=guild_settings,
         clock=clock,
         bot_user_id=bot_user_id,
     )
-    questions = register_questions(
-        client, bot, repository.document, once=extra.once, clock=clock, bot_user_id=bot_user_id
+    questions = (  # the in-channel application keeps its data in playerData.json only, for now
+        register_questions(client, bot, repository.document, once=extra.once, clock=clock, bot_user_id=bot_user_id)
+        if isinstance(repository, JsonApplicationRepository)
+        else None
     )
-    background: set[asyncio.Task[object]] = set()
-
-    async def on_starting(_: hikari.StartingEvent) -> None:
-        extra.start()
-        await monitoring.starting(bot.rest, *extra.all())
-        await client.load_extensions(*EXTENSIONS)
-        await client.start()
-
-    async def on_started(_: hikari.StartedEvent) -> None:
-        monitoring.started()
-        # Finish what a previous process left unfinished, without delaying start-up.
-        task: asyncio.Task[object] = asyncio.create_task(_reconcile(recovery), name="castbot-reconcile")
-        background.add(task)
-        task.add_done_callback(background.discard)
-
-    async def on_stopping(_: hikari.StoppingEvent) -> None:
-        monitoring.stopping()
-        drained = await service.drain(DRAIN_SECONDS)
-        if not drained:
-            logger.warning("stopping with applies still running; start-up will finish them")
-        await client.stop()
-        await questions.renames.close()
-        await extra.close()
-        await repository.close()
-        await monitoring.stopped()
-
-    bot.subscribe(hikari.StartingEvent, on_starting)
-    bot.subscribe(hikari.StartedEvent, on_started)
-    bot.subscribe(hikari.StoppingEvent, on_stopping)
+    lifecycle = Lifecycle(
+        bot, client, extra, monitoring, service, recovery, repository, pace, questions, cluster, parts.sweep_every_s
+    )
+    bot.subscribe(hikari.StartingEvent, lifecycle.on_starting)
+    bot.subscribe(hikari.StartedEvent, lifecycle.on_started)
+    bot.subscribe(hikari.StoppingEvent, lifecycle.on_stopping)
     return App(bot, client, repository, service, recovery, metrics, monitoring, questions)

@@ -38,6 +38,13 @@ VARIABLES: Final = (
     ("CASTBOT_METRICS_PORT", "(off)", "port of /metrics, /livez and /readyz (0: any free port)"),
     ("CASTBOT_METRICS_HOST", "127.0.0.1", "address the metrics and health endpoints listen on"),
     ("CASTBOT_LOG_FORMAT", "text", "text (one line per record) or json (one JSON object per line)"),
+    ("CASTBOT_STORE", "json", "json (playerData.json, one process) or postgres (shared by several processes)"),
+    ("CASTBOT_DATABASE_URL", "(none)", "postgresql://user:password@host:5432/dbname (with CASTBOT_STORE=postgres)"),
+    (
+        "CASTBOT_LEASE_SECONDS",
+        "60",
+        "postgres: seconds a dead process's applies stay reserved before another process takes them over",
+    ),
 )
 """Every setting ``Settings.from_env`` reads: (name, default, meaning), for ``run --help``."""
 
@@ -183,6 +190,64 @@ class OpsSettings:
         return cls(ids, count, host, _port(raw_port) if raw_port else None, log_format)
 
 
+STORES: Final = ("json", "postgres")
+
+
+def redact_url(url: str) -> str:
+    """Return a database URL without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Where the data lives.
+
+    Attributes:
+        kind: ``json`` (``playerData.json`` in the data folder, owned by one process) or ``postgres``.
+        database_url: The ``postgresql://`` URL (``postgres`` only; never printed: excluded from ``repr``).
+        lease_s: How long a reservation of a process that stopped renewing it stays reserved (``postgres``).
+    """
+
+    kind: str = "json"
+    database_url: str | None = field(default=None, repr=False)
+    lease_s: float = 60.0
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str]) -> StoreSettings:
+        """Read ``CASTBOT_STORE``, ``CASTBOT_DATABASE_URL`` and ``CASTBOT_LEASE_SECONDS``.
+
+        Raises:
+            SettingsError: A setting is malformed, or ``postgres`` has no URL.
+        """
+        kind = values.get("CASTBOT_STORE", "").strip().lower() or "json"
+        if kind not in STORES:
+            raise SettingsError(f"CASTBOT_STORE must be one of {', '.join(STORES)}, got {kind!r}")
+        url = values.get("CASTBOT_DATABASE_URL", "").strip() or None
+        lease = _positive_float("CASTBOT_LEASE_SECONDS", values.get("CASTBOT_LEASE_SECONDS", "60"))
+        if kind == "json":
+            return cls("json", None, lease)
+        if url is None:
+            raise SettingsError(
+                "CASTBOT_STORE=postgres needs CASTBOT_DATABASE_URL, e.g. postgresql://castbot:PASSWORD@localhost:5432/castbot"
+            )
+        scheme = urlsplit(url).scheme
+        if scheme not in ("postgresql", "postgres"):
+            raise SettingsError(
+                f"CASTBOT_DATABASE_URL must start with postgresql:// (e.g. postgresql://castbot@localhost/castbot), "
+                f"got a {scheme or 'schemeless'!s} URL"
+            )
+        return cls("postgres", url, lease)
+
+
+def configured_store(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> StoreSettings:
+    """Return the store as the bot reads it, for commands that need no token (``migrate``, ``import``)."""
+    return StoreSettings.from_values(environment(environ, env_file))
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The bot's configuration.
@@ -200,6 +265,7 @@ class Settings:
         global_rate: REST requests (outside interaction callbacks and webhooks) this process sends at most
             in any one second; Discord allows a bot 50 in all.
         ops: Shards, the metrics and health endpoint, the log format.
+        store: Where the data lives (the JSON file, or PostgreSQL).
     """
 
     token: str = field(repr=False)
@@ -212,6 +278,7 @@ class Settings:
     create_confirm_window: float = 60.0
     global_rate: float = 45.0
     ops: OpsSettings = OpsSettings()
+    store: StoreSettings = StoreSettings()
 
     @property
     def bot_user_id(self) -> int:
@@ -256,6 +323,7 @@ class Settings:
                 values.get("CASTBOT_MAX_CONCURRENT_APPLIES_PER_SERVER", "10"),
             ),
             ops=OpsSettings.from_values(values),
+            store=StoreSettings.from_values(values),
         )
 
     @property

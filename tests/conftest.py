@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import orjson
 import pytest
 import pytest_asyncio
@@ -13,6 +17,7 @@ from hypothesis import settings as hypothesis_settings
 
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.castbot.document import DATA_FILE
+from castbot_hikari.testing.pgcluster import START_HINT, Cluster, find_bin_dir, start_cluster
 from tests.apply.fakes import CONFIG, GUILD, castbot_config
 
 
@@ -54,3 +59,57 @@ async def repo(data_dir: Path) -> AsyncIterator[JsonApplicationRepository]:
 hypothesis_settings.register_profile("default", max_examples=400)
 hypothesis_settings.register_profile("long", max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "20000")))
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster | str]:
+    """A throwaway PostgreSQL cluster for this test session (or ``CASTBOT_TEST_DATABASE_URL``'s server).
+
+    Without server binaries the tests that need it are skipped, saying how to get one; under CI
+    (``CI`` set) they fail instead, so a CI machine without PostgreSQL can never pass silently.
+    """
+    if url := os.environ.get("CASTBOT_TEST_DATABASE_URL"):
+        yield url
+        return
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail(START_HINT)
+        pytest.skip(START_HINT)
+    cluster = start_cluster(bin_dir)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _admin_url(cluster: Cluster | str) -> str:
+    return cluster if isinstance(cluster, str) else cluster.url()
+
+
+def _with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _in_thread(url: str, statement: str) -> None:
+    """Run one statement on a loop of its own in a thread: a sync fixture, usable from async fixtures too."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _admin(url, statement)).result(timeout=60)
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster | str) -> Iterator[str]:
+    """A fresh, empty database on the test cluster for one test; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    _in_thread(_admin_url(pg_cluster), f'CREATE DATABASE "{name}"')
+    yield _with_database(_admin_url(pg_cluster), name)
+    _in_thread(_admin_url(pg_cluster), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -114,3 +114,11 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     )
     assert verified.returncode == 0, verified.stderr
     assert verified.stderr == ""  # unknown keys are only warned about
+
+
+def test_ci_installs_postgresql_when_missing_and_runs_nox() -> None:
+    script = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    lines = [line.strip() for line in script.splitlines()]
+    assert "python3 -m nox" in lines
+    assert any("apt-get install -y" in line and "postgresql" in line for line in lines)
+    assert "/usr/lib/postgresql/*/bin/initdb" in script

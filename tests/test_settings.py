@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from castbot_hikari.settings import DISCORD_API_URL, OpsSettings, Settings, SettingsError, bot_id_from_token
+from castbot_hikari.settings import (
+    DISCORD_API_URL,
+    OpsSettings,
+    Settings,
+    SettingsError,
+    StoreSettings,
+    bot_id_from_token,
+    redact_url,
+)
 
 BOT_ID = 444444444444444444
 TOKEN = base64.b64encode(str(BOT_ID).encode()).decode().rstrip("=") + ".GabcDe.secretsecretsecret"
@@ -109,3 +117,32 @@ def test_bad_ops_setting_is_one_line_naming_it(tmp_path: Path, extra: dict[str, 
     with pytest.raises(SettingsError, match=named) as caught:
         Settings.from_env({"CASTBOT_TOKEN": TOKEN, **extra}, env_file=tmp_path / "none")
     assert "\n" not in str(caught.value)
+
+
+def test_store_defaults_to_the_json_file_and_postgres_is_read(tmp_path: Path) -> None:
+    assert Settings.from_env({"CASTBOT_TOKEN": TOKEN}, env_file=tmp_path / "none").store == StoreSettings()
+    url = "postgresql://castbot:hunter2@db.internal:5432/castbot"
+    environ = {"CASTBOT_TOKEN": TOKEN, "CASTBOT_STORE": "postgres", "CASTBOT_DATABASE_URL": url}
+    store = Settings.from_env({**environ, "CASTBOT_LEASE_SECONDS": "5"}, env_file=tmp_path / "none").store
+    assert store == StoreSettings("postgres", url, 5.0)
+    assert "hunter2" not in repr(store)
+    assert redact_url(url) == "postgresql://castbot:***@db.internal:5432/castbot"
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"CASTBOT_STORE": "mysql"}, "CASTBOT_STORE must be one of json, postgres"),
+        ({"CASTBOT_STORE": "postgres"}, "CASTBOT_STORE=postgres needs CASTBOT_DATABASE_URL"),
+        (
+            {"CASTBOT_STORE": "postgres", "CASTBOT_DATABASE_URL": "mysql://u:secret@h/db"},
+            "CASTBOT_DATABASE_URL must start with postgresql://",
+        ),
+        ({"CASTBOT_LEASE_SECONDS": "0"}, "CASTBOT_LEASE_SECONDS"),
+    ],
+)
+def test_bad_store_setting_is_one_line_naming_it(tmp_path: Path, extra: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named) as caught:
+        Settings.from_env({"CASTBOT_TOKEN": TOKEN, **extra}, env_file=tmp_path / "none")
+    assert "\n" not in str(caught.value)
+    assert "secret" not in str(caught.value)

@@ -4,13 +4,11 @@ import hikari
 import lightbulb
 
 from castbot_hikari.admin.hikari_ops import HikariAdminOps
-from castbot_hikari.admin.ports import GuildSettings, MetricsReader, UndeliveredLog
+from castbot_hikari.admin.ports import ConfigRepository, GuildSettings, MetricsReader, UndeliveredLog
 from castbot_hikari.admin.reports import AdminReports, PendingRetrier
 from castbot_hikari.admin.service import AdminService
 from castbot_hikari.admin.setup import SetupSessions
-from castbot_hikari.admin.store import JsonConfigRepository
 from castbot_hikari.apply.recovery import Recovery
-from castbot_hikari.castbot.journal import JournaledDocument
 from castbot_hikari.core.clock import Clock
 from castbot_hikari.core.ids import UserId
 
@@ -18,7 +16,7 @@ from castbot_hikari.core.ids import UserId
 def register_admin(
     client: lightbulb.Client,
     bot: hikari.GatewayBot,
-    document: JournaledDocument,
+    configs: ConfigRepository,
     recovery: Recovery,
     *,
     undelivered: UndeliveredLog,
@@ -27,8 +25,7 @@ def register_admin(
     clock: Clock,
     bot_user_id: UserId,
 ) -> None:
-    """Build the admin services over the shared data document and register them for injection."""
-    configs = JsonConfigRepository(document)
+    """Build the admin services over the store's configs and register them for injection."""
     discord = HikariAdminOps(bot.rest, bot.cache, bot_user_id)
     admin = AdminService(configs, discord, guild_settings, SetupSessions(clock), clock)
     reports = AdminReports(configs, metrics, recovery, undelivered, started_at_ms=clock.now_ms())

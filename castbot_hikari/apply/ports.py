@@ -89,7 +89,8 @@ class ApplicationRepository(Protocol):
         ...
 
     async def list_outbox(self) -> list[OutboxItem]:
-        """Return admin notices not sent yet."""
+        """Return admin notices not sent yet, claimed for this process for a while (a store shared by
+        several processes hands each notice to one of them; one not dropped is handed out again later)."""
         ...
 
     async def drop_notice(self, notice_id: str) -> None:
@@ -106,6 +107,36 @@ class ApplicationRepository(Protocol):
 
     async def list_undelivered(self, guild_id: GuildId | None = None) -> list[Undelivered]:
         """Return the kept undelivered results (of one guild, or all)."""
+        ...
+
+
+class Leases(Protocol):
+    """Liveness of reservations shared by several processes: a reservation is its owner's while its lease lives.
+
+    The owner renews the lease while the apply runs; a reservation whose lease ran out belongs to a process
+    that died (or stalled), and only then may another process take it over. A store that one process owns
+    (the JSON file) implements this trivially: nothing to renew, every other owner is gone.
+    """
+
+    @property
+    def renew_every_s(self) -> float | None:
+        """Return how often a running apply renews its lease (``None``: never needed)."""
+        ...
+
+    async def renew(self, key: ApplyKey, *, owner: str) -> bool:
+        """Extend the lease of ``owner``'s reservation of ``key``; ``False`` if it is no longer ``owner``'s."""
+        ...
+
+    async def expired(self, *, owner: str) -> list[Pending]:
+        """Return reservations of other owners whose lease ran out (their process is gone), oldest first."""
+        ...
+
+    async def take_over(self, pending: Pending, *, owner: str) -> Pending | None:
+        """Make ``pending`` ``owner``'s if its lease ran out (or it is ``owner``'s already).
+
+        Returns the reservation as it now stands (its latest step), or ``None`` when a live process holds it
+        or it is gone: then the caller must leave it alone.
+        """
         ...
 
 

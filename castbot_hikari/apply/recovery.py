@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Final
 
@@ -69,6 +70,13 @@ class Recovery:
     async def _resume(
         self, pending: Pending, applicant: Applicant, create_missing: bool, announce: bool
     ) -> ApplyOutcome:
+        current = await self._timeline.leases.take_over(pending, owner=self._timeline.owner)
+        if current is None:  # settled meanwhile, or a live process holds it: leave it alone
+            if (recorded := await self._repo.find_application(pending.key)) is not None:
+                return ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, recorded.channel_id)
+            live = await self._repo.get_pending(pending.key) is not None
+            return ApplyOutcome.rejected(Rejection.IN_PROGRESS if live else Rejection.INTERRUPTED)
+        pending = dataclasses.replace(current, applicant=current.applicant or pending.applicant)
         key, recovering = pending.key, pending if announce else None
         if (recorded := await self._repo.find_application(key)) is not None:
             outcome = ApplyOutcome.rejected(Rejection.ALREADY_APPLIED, recorded.channel_id)
@@ -83,14 +91,13 @@ class Recovery:
     async def reconcile(self) -> list[tuple[Pending, ApplyOutcome]]:
         """At start-up, finish or release every apply an earlier process left unfinished, and tell the admins.
 
-        The JSON store has one owning process, so every reservation not made by this process is from a
-        process that is gone. Notices go through the outbox: at least once, even across crashes.
+        Only reservations whose lease ran out are taken over (with the JSON store, which one process owns,
+        that is every reservation another process made); a live process's are left to it. Notices go
+        through the outbox: at least once, even across crashes.
         """
         await self.flush_outbox()
         results: list[tuple[Pending, ApplyOutcome]] = []
-        for pending in await self._repo.list_pending():
-            if pending.owner == self._timeline.owner:
-                continue
+        for pending in await self._timeline.leases.expired(owner=self._timeline.owner):
             outcome = await self.resume(pending, create_missing=False, announce=True)
             logger.info("reconciled key=%s state=%s outcome=%s", pending.key, pending.state.value, outcome.label)
             self._metrics.incr(names.RECONCILED + outcome.label)

@@ -48,12 +48,12 @@ from castbot_hikari.apply.model import (
     channel_spec,
     welcome,
 )
-from castbot_hikari.apply.ports import ApplicationRepository, DiscordOps, Responder
+from castbot_hikari.apply.ports import ApplicationRepository, DiscordOps, Leases, Responder
 from castbot_hikari.castbot.config import ApplicationConfig
 from castbot_hikari.core import metrics as names
 from castbot_hikari.core import naming
 from castbot_hikari.core.clock import Clock, Sleep
-from castbot_hikari.core.errors import DiscordError, DiscordErrorKind, StorageError
+from castbot_hikari.core.errors import DiscordError, DiscordErrorKind, LeaseLostError, StorageError
 from castbot_hikari.core.ids import ChannelId, GuildId
 from castbot_hikari.core.locks import KeyedLocks, KeyedSemaphores
 from castbot_hikari.core.metrics import Metrics
@@ -86,6 +86,32 @@ def new_reference() -> str:
     return secrets.token_hex(4)
 
 
+class SoleOwner:
+    """``Leases`` of a store that one process owns: nothing to renew, every other owner is gone."""
+
+    def __init__(self, repo: ApplicationRepository) -> None:
+        self._repo = repo
+
+    @property
+    def renew_every_s(self) -> float | None:
+        """Return ``None``: nothing expires."""
+        return None
+
+    async def renew(self, key: ApplyKey, *, owner: str) -> bool:
+        """Return whether ``owner`` holds ``key``'s reservation."""
+        pending = await self._repo.get_pending(key)
+        return pending is not None and pending.owner == owner
+
+    async def expired(self, *, owner: str) -> list[Pending]:
+        """Return every reservation of another owner."""
+        return [pending for pending in await self._repo.list_pending() if pending.owner != owner]
+
+    async def take_over(self, pending: Pending, *, owner: str) -> Pending | None:
+        """Return the reservation as it stands."""
+        del owner
+        return await self._repo.get_pending(pending.key)
+
+
 def no_progress(step: Progress) -> None:
     """Show nothing (recovery has no applicant watching)."""
     del step
@@ -102,6 +128,7 @@ class ApplyTimeline:
         metrics: Where counters go.
         clock: Time source.
         owner: This process's name in reservations (``host:pid:random``).
+        leases: Liveness of reservations shared with other processes (default: this process owns the store).
         time_limit: Seconds after which an apply is stopped with a clear message.
         permission_backoff_s: Seconds to fail fast in a guild after Discord said the bot lacks permissions.
         unconfirmed_window_s: Seconds after an unconfirmed channel creation during which it may still land.
@@ -122,9 +149,11 @@ class ApplyTimeline:
         permission_backoff_s: float = 60.0,
         unconfirmed_window_s: float = UNCONFIRMED_WINDOW_S,
         sleep: Sleep = asyncio.sleep,
+        leases: Leases | None = None,
     ) -> None:
         self.repo = repo
         self.owner = owner
+        self.leases: Leases = leases if leases is not None else SoleOwner(repo)
         self._unconfirmed_window_ms = int(unconfirmed_window_s * 1000)
         self._sleep = sleep
         self._discord = discord
@@ -150,13 +179,16 @@ class ApplyTimeline:
             reference = new_reference()
             timeout = asyncio.timeout(self._time_limit)
             try:
-                async with timeout:
+                async with timeout, self._renewing(key):
                     return await work()
             except TimeoutError:
                 if not timeout.expired():
                     raise
                 logger.warning("apply timed out key=%s limit_s=%s ref=%s", key, self._time_limit, reference)
                 return await self._after_timeout(key, applicant, reference)
+            except LeaseLostError as exc:  # another process took the apply over and finishes it
+                logger.warning("apply taken over by another process key=%s ref=%s error=%s", key, reference, exc)
+                return ApplyOutcome.rejected(Rejection.IN_PROGRESS)
             except StorageError as exc:
                 logger.error("apply storage failure key=%s ref=%s error=%s", key, reference, exc)
                 return ApplyOutcome.failed(Failure.STORAGE, reference, str(exc))
@@ -166,6 +198,29 @@ class ApplyTimeline:
             except Exception as exc:  # the one place unexpected errors become a message
                 logger.exception("apply failed unexpectedly key=%s ref=%s", key, reference)
                 return ApplyOutcome.failed(Failure.UNEXPECTED, reference, type(exc).__name__)
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, key: ApplyKey) -> AsyncGenerator[None]:
+        """Renew ``key``'s lease while the body runs (when the store's reservations expire at all)."""
+        every = self.leases.renew_every_s
+        if every is None:
+            yield
+            return
+        task = asyncio.create_task(self._renew_loop(key, every), name=f"castbot-lease-{key.user_id}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _renew_loop(self, key: ApplyKey, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)  # real time on purpose: the lease runs out in the database's real time
+            try:
+                await self.leases.renew(key, owner=self.owner)
+            except StorageError as exc:  # the next renewal may work; the commit's fence decides in the end
+                logger.warning("could not renew the lease key=%s error=%s", key, exc)
 
     async def apply(
         self, key: ApplyKey, applicant: Applicant, progress: Steps, reply: ReplyHandle | None
@@ -269,6 +324,8 @@ class ApplyTimeline:
         application = Application.new(config, applicant, channel_id, name, self._clock.now_ms())
         try:
             await self.repo.commit(application, notice=_recovered(application.key, outcome, recovering))
+        except LeaseLostError:
+            raise  # the process that took the apply over adopts the channel: never delete it
         except StorageError:
             interrupted = ApplyOutcome.rejected(Rejection.INTERRUPTED)
             await self._undo_channel(application.key, channel_id, _recovered(application.key, interrupted, recovering))
@@ -409,6 +466,8 @@ class ApplyTimeline:
     async def _persist_channel(self, key: ApplyKey, channel_id: ChannelId) -> None:
         try:
             await self.repo.mark_channel(key, channel_id)
+        except LeaseLostError:
+            raise  # the process that took the apply over adopts the channel: never delete it
         except StorageError:
             await self._undo_channel(key, channel_id)
             raise

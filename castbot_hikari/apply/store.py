@@ -59,11 +59,13 @@ def _key_str(key: ApplyKey) -> str:
     return f"{key.guild_id}:{key.user_id}:{key.config_id}"
 
 
-def _reply_to_json(reply: ReplyHandle) -> dict[str, Any]:
+def reply_to_json(reply: ReplyHandle) -> dict[str, Any]:
+    """Return the stored JSON shape of a reply handle."""
     return {"applicationId": str(reply.application_id), "token": reply.token, "expiresAt": reply.expires_at_ms}
 
 
-def _reply_from_json(raw: object) -> ReplyHandle | None:
+def reply_from_json(raw: object) -> ReplyHandle | None:
+    """Return the reply handle a stored JSON entry describes (``None`` if incomplete)."""
     entry = as_object(raw)
     if not entry.get("token") or not str(entry.get("applicationId", "")).isdigit():
         return None
@@ -99,9 +101,8 @@ def _outcome_from_json(raw: object) -> ApplyOutcome | None:
     )
 
 
-def _outbox_ops(item: OutboxItem | None) -> list[Op]:
-    if item is None:
-        return []
+def outbox_entry(item: OutboxItem) -> dict[str, Any]:
+    """Return the stored JSON shape of an outbox notice (also the PostgreSQL store's, so both export alike)."""
     value: dict[str, Any] = {"guildId": str(item.guild_id), "at": time.time_ns() // 1_000_000}
     alert = item.alert
     if isinstance(alert, Recovered):
@@ -114,18 +115,68 @@ def _outbox_ops(item: OutboxItem | None) -> list[Op]:
     else:
         value["text"] = alert.text
     if item.reply is not None:
-        value["reply"] = _reply_to_json(item.reply)
-    return [set_op(META, "outbox", item.notice_id, value=value)]
+        value["reply"] = reply_to_json(item.reply)
+    return value
 
 
-def _outbox_item(notice_id: str, entry: dict[str, Any]) -> OutboxItem:
+def _outbox_ops(item: OutboxItem | None) -> list[Op]:
+    if item is None:
+        return []
+    return [set_op(META, "outbox", item.notice_id, value=outbox_entry(item))]
+
+
+def outbox_item(notice_id: str, entry: dict[str, Any]) -> OutboxItem:
+    """Return the outbox notice a stored JSON entry describes."""
     guild_id = GuildId(int(entry["guildId"]))
     recovered = as_object(entry.get("recovered"))
     outcome = _outcome_from_json(recovered.get("outcome"))
     if outcome is None:  # written by an earlier version, which kept the words only
         return OutboxItem(notice_id, guild_id, Prewritten(str(entry.get("text", ""))))
     key = ApplyKey(guild_id, UserId(int(recovered["userId"])), ConfigId(str(recovered["configId"])))
-    return OutboxItem(notice_id, guild_id, Recovered(key, outcome), _reply_from_json(entry.get("reply")))
+    return OutboxItem(notice_id, guild_id, Recovered(key, outcome), reply_from_json(entry.get("reply")))
+
+
+def applicant_to_json(applicant: Applicant) -> dict[str, Any]:
+    """Return the stored JSON shape of an applicant's names."""
+    return {"username": applicant.username, "displayName": applicant.display_name, "avatarURL": applicant.avatar_url}
+
+
+def applicant_from_json(user_id: UserId, raw: object) -> Applicant | None:
+    """Return the applicant a stored JSON entry names (``None`` if it names nobody)."""
+    who = as_object(raw)
+    if not who:
+        return None
+    return Applicant(
+        user_id,
+        str(who.get("username") or user_id),
+        str(who.get("displayName") or user_id),
+        who.get("avatarURL") if isinstance(who.get("avatarURL"), str) else None,
+    )
+
+
+def pending_of(key: ApplyKey, entry: dict[str, Any]) -> Pending:
+    """Return the reservation a stored JSON entry (``_castbotHikari.pending.<key>``) describes."""
+    channel = entry.get("channelId")
+    return Pending(
+        key=key,
+        state=PendingState(entry.get("state", PendingState.RESERVED.value)),
+        reserved_at_ms=int(entry.get("reservedAt", 0)),
+        owner=str(entry.get("owner", "")),
+        channel_id=ChannelId(int(channel)) if channel else None,
+        applicant=applicant_from_json(key.user_id, entry.get("applicant")),
+        reply=reply_from_json(entry.get("reply")),
+        create_attempt_ms=attempt if isinstance(attempt := entry.get("createAttemptAt"), int) else None,
+    )
+
+
+def pending_key(entry: dict[str, Any]) -> ApplyKey | None:
+    """Return the identity a stored reservation entry names, or ``None`` if a field is missing or odd."""
+    return _key_of(entry)
+
+
+def key_str(key: ApplyKey) -> str:
+    """Return the name of a reservation entry (``guild:user:config``)."""
+    return _key_str(key)
 
 
 class JsonApplicationRepository:
@@ -199,27 +250,7 @@ class JsonApplicationRepository:
         raw = self._meta("pending").get(_key_str(key))
         if not isinstance(raw, dict):
             return None
-        entry = cast("dict[str, Any]", raw)
-        channel = entry.get("channelId")
-        who = as_object(entry.get("applicant"))
-        applicant = None
-        if who:
-            applicant = Applicant(
-                key.user_id,
-                str(who.get("username") or key.user_id),
-                str(who.get("displayName") or key.user_id),
-                who.get("avatarURL") if isinstance(who.get("avatarURL"), str) else None,
-            )
-        return Pending(
-            key=key,
-            state=PendingState(entry.get("state", PendingState.RESERVED.value)),
-            reserved_at_ms=int(entry.get("reservedAt", 0)),
-            owner=str(entry.get("owner", "")),
-            channel_id=ChannelId(int(channel)) if channel else None,
-            applicant=applicant,
-            reply=_reply_from_json(entry.get("reply")),
-            create_attempt_ms=attempt if isinstance(attempt := entry.get("createAttemptAt"), int) else None,
-        )
+        return pending_of(key, cast("dict[str, Any]", raw))
 
     async def get_pending(self, key: ApplyKey) -> Pending | None:
         """Return the reservation of ``key``, if any."""
@@ -256,13 +287,9 @@ class JsonApplicationRepository:
             "configId": key.config_id,
         }
         if applicant is not None:  # what a restart needs to finish the apply and name the channel
-            entry["applicant"] = {
-                "username": applicant.username,
-                "displayName": applicant.display_name,
-                "avatarURL": applicant.avatar_url,
-            }
+            entry["applicant"] = applicant_to_json(applicant)
         if reply is not None:  # lets a restart still answer the applicant while the token lives
-            entry["reply"] = _reply_to_json(reply)
+            entry["reply"] = reply_to_json(reply)
         await self._save([set_op(META, "pending", _key_str(key), value=entry)])
         return Won(held)
 
@@ -297,11 +324,30 @@ class JsonApplicationRepository:
         """Drop a reservation (and queue ``notice``) in one journal entry."""
         await self._save([del_op(META, "pending", _key_str(key)), *_outbox_ops(notice)])
 
+    @property
+    def renew_every_s(self) -> float | None:
+        """Return ``None``: one process owns the file, so its reservations need no renewal."""
+        return None
+
+    async def renew(self, key: ApplyKey, *, owner: str) -> bool:
+        """Return whether ``owner`` still holds ``key``'s reservation (nothing expires in a one-owner file)."""
+        pending = self._pending(key)
+        return pending is not None and pending.owner == owner
+
+    async def expired(self, *, owner: str) -> list[Pending]:
+        """Return every reservation of another owner: with one owning process, those processes are gone."""
+        return [pending for pending in await self.list_pending() if pending.owner != owner]
+
+    async def take_over(self, pending: Pending, *, owner: str) -> Pending | None:
+        """Return the reservation as it stands (this process owns the file, so it is always free to take)."""
+        del owner
+        return self._pending(pending.key)
+
     async def list_outbox(self) -> list[OutboxItem]:
         """Return admin notices (and late replies) not sent yet, oldest first."""
         entries = [(notice_id, as_object(raw)) for notice_id, raw in self._meta("outbox").items()]
         entries.sort(key=lambda item: int(item[1].get("at", 0)))
-        return [_outbox_item(notice_id, entry) for notice_id, entry in entries]
+        return [outbox_item(notice_id, entry) for notice_id, entry in entries]
 
     async def drop_notice(self, notice_id: str) -> None:
         """Remove a sent notice."""

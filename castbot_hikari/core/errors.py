@@ -32,7 +32,12 @@ class DiscordError(Exception):
 
 
 class StorageError(Exception):
-    """The data file could not be written; memory was rolled back to what is on disk."""
+    """The store could not make a change durable (data file or database); nothing was changed."""
+
+
+class LeaseLostError(StorageError):
+    """This process's reservation was taken over by another process (its lease had run out): the apply
+    is that process's now, and nothing this one made may be undone (the other adopts it)."""
 
 
 class CorruptDataError(Exception):
