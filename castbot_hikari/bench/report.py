@@ -184,7 +184,20 @@ def _processes_label(scenario: Scenario) -> str:
 def render_processes(scenarios: Sequence[Scenario], results: Mapping[str, Figures]) -> str:
     """Return the processes section: what several processes of one bot earn at Discord's per-bot limits."""
     rows = [
-        ["store", "processes", "clicks", "past 3 s", "ack p99", "completed", "dup", "last result", "429s", "invalid"]
+        [
+            "store",
+            "processes",
+            "clicks",
+            "past 3 s",
+            "ack p99",
+            "completed",
+            "dup",
+            "last result",
+            "cpu/apply",
+            "429s",
+            "invalid",
+            "emu lag",
+        ]
     ]
     for scenario in scenarios:
         fig = results.get(scenario.name)
