@@ -7,7 +7,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import hikari
@@ -28,8 +28,11 @@ from castbot_hikari.core.ids import UserId
 from castbot_hikari.core.locks import KeyedLocks
 from castbot_hikari.core.pacing import Pacer
 from castbot_hikari.discord import hikari_fixes
+from castbot_hikari.monitoring.cluster import ClusterMetrics
 from castbot_hikari.monitoring.prometheus import PrometheusMetrics
 from castbot_hikari.monitoring.wiring import Monitoring
+from castbot_hikari.pg.metrics import MetricsExchange
+from castbot_hikari.pg.pace import OwnPool, SharedPace
 from castbot_hikari.pg.store import PostgresStore
 from castbot_hikari.questions.ports import QuestionStore
 from castbot_hikari.questions.store import JsonQuestionStore
@@ -57,6 +60,7 @@ class App:
     metrics: PrometheusMetrics
     monitoring: Monitoring
     questions: Questions
+    """The in-channel application (on either store)."""
 
     @property
     def repository(self) -> JsonApplicationRepository:
@@ -100,13 +104,60 @@ class StoreParts:
     probe: Callable[[], Awaitable[bool]]
     sweep_every_s: float | None
     """How often to take over applies of processes that died (``None``: one process owns the store)."""
+    shared: PostgresStore | None = None
+    """The database several processes share, if any: Discord's limits and /apps stats go through it too."""
+
+    def pace(self, settings: Settings) -> "Pace":
+        """Return what every request counting towards Discord's global limit awaits first.
+
+        Discord's limit is per bot: processes sharing a database share it there (through a small pool of its
+        own, so turns never wait behind the store's queries); one process alone paces itself.
+        """
+        url = settings.store.database_url
+        if self.shared is not None and url:
+            own = OwnPool(url)
+            return Pace(SharedPace(own, settings.global_rate).wait, own.close)
+        return Pace(Pacer.per_second(settings.global_rate).wait, None)
+
+    def cluster(self, metrics: PrometheusMetrics) -> "Cluster | None":
+        """Return the metrics of every process, when processes share a database."""
+        if self.shared is None:
+            return None
+        reader = ClusterMetrics(metrics)
+        return Cluster(reader, MetricsExchange(self.shared.pool, self.shared.owner, reader))
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """The global REST pace: what each paced request awaits, and what closes it at stop (if anything)."""
+
+    wait: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]] | None
+
+    async def stop(self) -> None:
+        """Close what the pace holds (its pool)."""
+        if self.close is not None:
+            await self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """``/apps stats`` over every process: the reader, and the exchange that keeps it current."""
+
+    reader: ClusterMetrics
+    exchange: MetricsExchange
 
 
 def store_parts(store: "JsonApplicationRepository | PostgresStore") -> StoreParts:
     """Return the parts of ``store`` the bot is wired with."""
     if isinstance(store, PostgresStore):
         return StoreParts(
-            store.configs, store.guild_settings, store.questions, store.probe, store.lease.total_seconds() / 2
+            store.configs,
+            store.guild_settings,
+            store.questions,
+            store.probe,
+            store.lease.total_seconds() / 2,
+            shared=store,
         )
     document = store.document
     return StoreParts(
@@ -194,7 +245,12 @@ class ExtraClients:
 
     @classmethod
     def of(
-        cls, bot: hikari.GatewayBot, settings: Settings, http_settings: hikari.impl.HTTPSettings, max_retries: int
+        cls,
+        bot: hikari.GatewayBot,
+        settings: Settings,
+        http_settings: hikari.impl.HTTPSettings,
+        max_retries: int,
+        pace: Callable[[], Awaitable[None]],
     ) -> "ExtraClients":
         """Make them, and pace what counts towards Discord's global limit (``bot.rest`` and ``once``) together."""
         extra = cls(
@@ -202,9 +258,8 @@ class ExtraClients:
             interaction_client(bot, settings, http_settings, max_retries),
             interaction_client(bot, settings, http_settings, max_retries),
         )
-        pacer = Pacer.per_second(settings.global_rate)
         for paced in (bot.rest, extra.once):
-            hikari_fixes.pace_globally(paced, pacer.wait)
+            hikari_fixes.pace_globally(paced, pace)
         return extra
 
     def all(self) -> tuple[hikari.impl.RESTClientImpl, ...]:
@@ -223,15 +278,74 @@ class ExtraClients:
 
 
 def _register_apply(
-    client: lightbulb.Client, service: ApplicationService, extra: ExtraClients, clock: Clock, metrics: PrometheusMetrics
+    client: lightbulb.Client, service: ApplicationService, extra: ExtraClients, metrics: PrometheusMetrics, clock: Clock
 ) -> None:
-    """Register what the Apply glue injects."""
+    """Register what the Apply glue (``extensions/apply.py``) has injected."""
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     registry.register_value(ApplicationService, service)
     registry.register_value(FollowupSender, FollowupSender(clock=clock, metrics=metrics))
     registry.register_value(InteractionAcks, InteractionAcks(extra.acks))
     registry.register_value(InteractionEdits, InteractionEdits(extra.edits))
     registry.register_value(Clock, clock)
+
+
+@dataclass(slots=True)
+class Lifecycle:
+    """What the bot does as it starts, once it has started, and as it stops."""
+
+    bot: hikari.GatewayBot
+    client: lightbulb.Client
+    extra: ExtraClients
+    monitoring: Monitoring
+    service: ApplicationService
+    recovery: Recovery
+    repository: "JsonApplicationRepository | PostgresStore"
+    pace: Pace
+    questions: Questions
+    cluster: Cluster | None
+    sweep_every_s: float | None
+    background: set[asyncio.Task[object]] = field(default_factory=set[asyncio.Task[object]])
+
+    def running(self) -> dict[str, Callable[[], Coroutine[Any, Any, object]]]:
+        """Return the background work of a started bot, by task name (cancelled when it stops)."""
+        work: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {}
+        if (every_s := self.sweep_every_s) is not None:  # processes share the store: survivors take over
+            work["castbot-sweep"] = lambda: _sweep(self.recovery, every_s)
+        if self.cluster is not None:  # /apps stats: the totals of every live process
+            work["castbot-metrics-exchange"] = self.cluster.exchange.run
+        return work
+
+    async def on_starting(self, _: hikari.StartingEvent) -> None:
+        """Start the REST clients, the endpoint and the glue (command sync)."""
+        self.extra.start()
+        await self.monitoring.starting(self.bot.rest, *self.extra.all())
+        await self.client.load_extensions(*EXTENSIONS)
+        await self.client.start()
+
+    async def on_started(self, _: hikari.StartedEvent) -> None:
+        """Finish what a previous process left unfinished, without delaying start-up; start the background work."""
+        self.monitoring.started()
+        _spawn(self.background, _reconcile(self.recovery), "castbot-reconcile")
+        for name, work in self.running().items():
+            _spawn(self.background, work(), name)
+
+    async def on_stopping(self, _: hikari.StoppingEvent) -> None:
+        """Drain the applies, then close everything in order (the store last but the endpoint)."""
+        self.monitoring.stopping()
+        running = self.running()
+        for task in list(self.background):
+            if task.get_name() in running:
+                task.cancel()
+        if self.cluster is not None:
+            await self.cluster.exchange.forget()
+        if not await self.service.drain(DRAIN_SECONDS):
+            logger.warning("stopping with applies still running; start-up will finish them")
+        await self.client.stop()
+        await self.questions.renames.close()
+        await self.extra.close()
+        await self.pace.stop()
+        await self.repository.close()
+        await self.monitoring.stopped()
 
 
 def build_app(
@@ -262,10 +376,12 @@ def build_app(
         max_retries=max_retries,
     )
     client = lightbulb.client_from_app(bot)
-    extra = ExtraClients.of(bot, settings, http_settings, max_retries)
     parts = store_parts(repository)
+    pace = parts.pace(settings)
+    extra = ExtraClients.of(bot, settings, http_settings, max_retries, pace.wait)
     monitoring = Monitoring(bot.shards, parts.probe, host=settings.ops.metrics_host, port=settings.ops.metrics_port)
     metrics = monitoring.metrics
+    cluster = parts.cluster(metrics)
     repository.measure_saves(metrics)
     bot_user_id = UserId(settings.bot_user_id)
     guild_settings = parts.guild_settings
@@ -299,49 +415,23 @@ def build_app(
     recovery = Recovery(
         timeline, alerts=alerts, metrics=metrics, clock=clock, replier=HikariLateReplier(InteractionEdits(extra.edits))
     )
-    _register_apply(client, service, extra, clock, metrics)
+    _register_apply(client, service, extra, metrics, clock)
     register_admin(
         client,
         bot,
         parts.configs,
         recovery,
         undelivered=repository,
-        metrics=metrics,
+        metrics=cluster.reader if cluster is not None else metrics,
         guild_settings=guild_settings,
         clock=clock,
         bot_user_id=bot_user_id,
     )
     questions = register_questions(client, bot, parts.questions, once=extra.once, clock=clock, bot_user_id=bot_user_id)
-    background: set[asyncio.Task[object]] = set()
-
-    async def on_starting(_: hikari.StartingEvent) -> None:
-        extra.start()
-        await monitoring.starting(bot.rest, *extra.all())
-        await client.load_extensions(*EXTENSIONS)
-        await client.start()
-
-    async def on_started(_: hikari.StartedEvent) -> None:
-        monitoring.started()
-        # Finish what a previous process left unfinished, without delaying start-up.
-        _spawn(background, _reconcile(recovery), "castbot-reconcile")
-        if parts.sweep_every_s is not None:  # several processes share the store: any survivor takes over
-            _spawn(background, _sweep(recovery, parts.sweep_every_s), "castbot-sweep")
-
-    async def on_stopping(_: hikari.StoppingEvent) -> None:
-        monitoring.stopping()
-        for task in list(background):
-            if task.get_name() == "castbot-sweep":
-                task.cancel()
-        drained = await service.drain(DRAIN_SECONDS)
-        if not drained:
-            logger.warning("stopping with applies still running; start-up will finish them")
-        await client.stop()
-        await questions.renames.close()
-        await extra.close()
-        await repository.close()
-        await monitoring.stopped()
-
-    bot.subscribe(hikari.StartingEvent, on_starting)
-    bot.subscribe(hikari.StartedEvent, on_started)
-    bot.subscribe(hikari.StoppingEvent, on_stopping)
+    lifecycle = Lifecycle(
+        bot, client, extra, monitoring, service, recovery, repository, pace, questions, cluster, parts.sweep_every_s
+    )
+    bot.subscribe(hikari.StartingEvent, lifecycle.on_starting)
+    bot.subscribe(hikari.StartedEvent, lifecycle.on_started)
+    bot.subscribe(hikari.StoppingEvent, lifecycle.on_stopping)
     return App(bot, client, repository, service, recovery, metrics, monitoring, questions)

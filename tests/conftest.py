@@ -17,8 +17,8 @@ from hypothesis import settings as hypothesis_settings
 
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.castbot.document import DATA_FILE
+from castbot_hikari.testing.pgcluster import START_HINT, Cluster, find_bin_dir, start_cluster
 from tests.apply.fakes import CONFIG, GUILD, castbot_config
-from tests.pgcluster import START_HINT, Cluster, find_bin_dir, start_cluster
 
 
 def write_player_data(data_dir: Path, doc: dict[str, object]) -> Path:

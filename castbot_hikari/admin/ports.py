@@ -101,7 +101,7 @@ class UndeliveredLog(Protocol):
 
 
 class MetricsReader(Protocol):
-    """Counters and timings since this process started."""
+    """Counters and timings since this process started (with a shared store: of every live process)."""
 
     def snapshot(self) -> Mapping[str, int]:
         """Return a copy of all counters."""
@@ -109,4 +109,8 @@ class MetricsReader(Protocol):
 
     def summary(self, name: str) -> Summary:
         """Return count and percentiles of a timing."""
+        ...
+
+    def processes(self) -> int:
+        """Return how many bot processes the figures cover (1: this one only)."""
         ...

@@ -302,7 +302,9 @@ def _since_start(since: SinceStart) -> list[str]:
     rejected = ", ".join(f"{_label(k)} {v}" for k, v in since.rejected.items()) or "none"
     failed = ", ".join(f"{_label(k)} {v}" for k, v in since.failed.items()) or "none"
     return [
-        f"__Since start__ ({_ts(since.started_at_ms)}; this bot process, all its servers):",
+        f"__Since start__ ({_ts(since.started_at_ms)}; this bot process, all its servers):"
+        if since.processes == 1
+        else f"__Since start__ (all {since.processes} bot processes, each since it started; all their servers):",
         f"Clicks: {since.clicks} · Channels created: {since.created} · Duplicates prevented: "
         f"{since.duplicates_prevented}",
         f"Refused: {rejected}",

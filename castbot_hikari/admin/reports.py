@@ -38,6 +38,7 @@ class SinceStart:
     given_up: int
     ack: Summary
     result: Summary
+    processes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ class AdminReports:
             given_up=counters.get(names.FOLLOWUP_GIVEN_UP, 0),
             ack=self._metrics.summary(names.APPLY_ACK_MS),
             result=self._metrics.summary(names.APPLY_RESULT_MS),
+            processes=self._metrics.processes(),
         )
 
     async def stats(self, guild_id: GuildId) -> Stats:

@@ -38,6 +38,7 @@ class HikariDiscordOps:
         once: A REST client with ``max_retries=0`` for requests that create something (a channel, a
             category, the welcome): hikari must never send those twice on its own, because Discord may have
             acted before failing. Defaults to ``rest``.
+        questions: Whether the welcome carries the in-channel application's buttons (Start, Withdraw).
     """
 
     def __init__(
@@ -47,8 +48,10 @@ class HikariDiscordOps:
         cache: hikari.api.Cache | None = None,
         *,
         once: hikari.api.RESTClient | None = None,
+        questions: bool = True,
     ) -> None:
         self._rest = rest
+        self._questions = questions
         self._once = once or rest
         self._bot_user_id = bot_user_id
         self._cache = cache
@@ -116,7 +119,7 @@ class HikariDiscordOps:
             await self._once.create_message(
                 channel_id,
                 render.welcome(welcome),
-                components=list(questions_render.welcome_rows()),
+                components=list(questions_render.welcome_rows()) if self._questions else [],
                 user_mentions=list(welcome.mention_users),
                 role_mentions=list(welcome.mention_roles),
                 mentions_everyone=False,

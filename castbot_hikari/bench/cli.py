@@ -2,7 +2,8 @@
 
 Sections: ``load`` (scenarios x strategies, each in fresh emulator and bot processes), ``persistence``
 (the data store's costs with realistic files), ``stores`` (one apply's cost in the JSON store and in
-PostgreSQL, alone and in a burst) and ``memory`` (the bot's RSS with 165 realistic servers).
+PostgreSQL, alone and in a burst), ``memory`` (the bot's RSS with 165 realistic servers) and ``processes``
+(the burst against 4 shards in 1, 2 and 4 bot processes: Discord's per-bot limits).
 This module imports only the standard library at the top, so ``castbot-hikari --help`` stays light.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
     from castbot_hikari.bench.scenarios import Scenario
     from castbot_hikari.bench.stats import Figures
 
-SECTIONS = ("load", "persistence", "stores", "memory")
+SECTIONS = ("load", "persistence", "stores", "memory", "processes")
 SCENARIO_NAMES = ("burst", "storm", "steady", "busy")
 STRATEGY_NAMES = ("deferred", "synchronous", "deferred-naive")
 # Seconds after the last click that a run waits for every click to settle: --quick cuts the tails off.
@@ -61,9 +64,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated load (default 7)")
     parser.add_argument("--logs", type=Path, default=None, help="folder for the processes' logs (default: temp)")
     parser.add_argument(
+        "--store",
+        choices=("json", "postgres", "both"),
+        default="both",
+        help="processes section: a JSON data folder per process, one PostgreSQL database for all (sharing "
+        "Discord's limits through it), or both (default; PostgreSQL only where its server is installed)",
+    )
+    parser.add_argument(
         "--database-url",
-        default=os.environ.get("CASTBOT_DATABASE_URL") or None,
-        help="stores: the PostgreSQL database to time (default: CASTBOT_DATABASE_URL; its applies table is used)",
+        metavar="URL",
+        default=None,
+        help="stores section: the PostgreSQL database to time (default: CASTBOT_DATABASE_URL; its applies table "
+        "is used); processes section: a server whose user may create databases (default: a throwaway cluster "
+        "in a temp folder, on 127.0.0.1)",
     )
 
 
@@ -120,13 +133,56 @@ async def run_memory(options: RunOptions, bar: ProgressBar, out: TextIO) -> dict
     return {"deferred": fig}
 
 
+async def run_processes(
+    options: RunOptions, bar: ProgressBar, out: TextIO, err: TextIO, stores: Sequence[str]
+) -> dict[str, Figures]:
+    """Run the burst against 4 shards in 1, 2 and 4 processes per store and print what Discord's limits saw."""
+    from castbot_hikari.bench import report  # noqa: PLC0415
+    from castbot_hikari.bench.runner import run_one  # noqa: PLC0415
+    from castbot_hikari.bench.scenarios import PROCESSES, STRATEGIES  # noqa: PLC0415
+
+    results: dict[str, Figures] = {}
+    scenarios = [s for s in PROCESSES if s.store in stores]
+    async with contextlib.AsyncExitStack() as stack:
+        if "postgres" in stores and options.database_url is None:
+            url = await stack.enter_async_context(_throwaway_postgres(err))
+            options = dataclasses.replace(options, database_url=url)
+            if url is None:
+                scenarios = [s for s in scenarios if s.store != "postgres"]
+        for scenario in scenarios:
+            bar.start(f"{scenario.name}/deferred")
+            outcome = await run_one(scenario, STRATEGIES["deferred"], options, bar)
+            bar.finish(f"bot pids {', '.join(map(str, outcome.bot_pids))}")
+            results[scenario.name] = outcome.figures
+    out.write(report.render_processes(scenarios, results))
+    return results
+
+
+@contextlib.asynccontextmanager
+async def _throwaway_postgres(err: TextIO) -> AsyncGenerator[str | None]:
+    """Start a PostgreSQL cluster in a temp folder for the run (``None``: no server installed, said once)."""
+    from castbot_hikari.testing.pgcluster import START_HINT, find_bin_dir, start_cluster  # noqa: PLC0415
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        err.write(f"processes: the PostgreSQL runs are left out: {START_HINT}\n")
+        yield None
+        return
+    cluster = await asyncio.to_thread(start_cluster, bin_dir)
+    err.write(f"processes: a throwaway PostgreSQL on 127.0.0.1:{cluster.port} (pid {cluster.pid})\n")
+    try:
+        yield cluster.url()
+    finally:
+        await asyncio.to_thread(cluster.stop)
+
+
 async def bench(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Run the chosen sections and print their tables; return the exit code."""
     from castbot_hikari.bench import persistence, profile, report  # noqa: PLC0415
     from castbot_hikari.bench.runner import RunOptions  # noqa: PLC0415
 
     sections, scenarios, strategies = _chosen(args)
-    with_processes = "load" in sections or "memory" in sections
+    with_processes = bool({"load", "memory", "processes"} & set(sections))
     log_dir = args.logs or Path(tempfile.mkdtemp(prefix="castbot-bench-logs-") if with_processes else ".")
     options = RunOptions(
         profile=profile.with_limits(profile.DISCORD_LIKE, args.limits),
@@ -150,15 +206,23 @@ async def bench(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
         from castbot_hikari.bench import stores  # noqa: PLC0415
 
         err.write("stores: timing one apply in each store…\n")
-        figures = await stores.run_stores(args.database_url)
-        skipped = None if args.database_url else "postgres: not timed (give --database-url or CASTBOT_DATABASE_URL)"
+        database_url = args.database_url or os.environ.get("CASTBOT_DATABASE_URL") or None
+        figures = await stores.run_stores(database_url)
+        skipped = None if database_url else "postgres: not timed (give --database-url or CASTBOT_DATABASE_URL)"
         out.write(stores.render_stores(figures, skipped=skipped))
     if "memory" in sections:
         results["memory"] = await run_memory(options, bar, out)
+    if "processes" in sections:
+        kinds = ("json", "postgres") if args.store == "both" else (args.store,)
+        results["processes"] = await run_processes(
+            dataclasses.replace(options, database_url=args.database_url), bar, out, err, kinds
+        )
     if args.json is not None:
         report.write_json(args.json, results)
     if args.plot is not None:
-        report.write_plot(args.plot, {name: figs for name, figs in results.items() if name != "memory"})
+        report.write_plot(
+            args.plot, {name: figs for name, figs in results.items() if name not in ("memory", "processes")}
+        )
     out.flush()
     return 0
 

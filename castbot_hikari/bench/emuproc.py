@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 POLL_S: Final = 0.1
 PROGRESS_S: Final = 0.5
 READY_TIMEOUT_S: Final = 300.0
+INVALID_STATUSES: Final = frozenset({401, 403, 429})  # what Discord counts towards its 10,000 / 10 min ban
 # A realistic server (the memory scenario): 30 channels, 20 roles, an ORG's membership.
 REALISTIC_CATEGORIES: Final = ("Applications", "Production", "Archive")
 REALISTIC_TEXT: Final = ("apply-here", *(f"channel-{n}" for n in range(26)))
@@ -63,6 +64,7 @@ class EmuConfig:
     data_dir: Path
     result_timeout_s: float
     data_bytes: int = 3_650_000
+    shards: int = 1
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> EmuConfig:
@@ -81,6 +83,7 @@ class EmuConfig:
             data_dir=Path(raw["data_dir"]),
             result_timeout_s=float(raw["result_timeout_s"]),
             data_bytes=int(raw.get("data_bytes", 3_650_000)),
+            shards=int(raw.get("shards", 1)),
         )
 
 
@@ -249,6 +252,17 @@ def log_requests(emu: DiscordEmulator, started: float) -> None:
         )
 
 
+async def every_shard_connected(emu: DiscordEmulator, shards: int) -> None:
+    """Wait (bounded) until a session of every shard is identified: several processes start one by one."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_TIMEOUT_S
+    while {s.shard[0] for s in emu.gateway.sessions.values() if s.sender is not None} != set(range(shards)):
+        if loop.time() > deadline:
+            msg = f"not every one of {shards} shards connected within {READY_TIMEOUT_S:.0f} s"
+            raise TimeoutError(msg)
+        await asyncio.sleep(POLL_S)
+
+
 def emit(out: TextIO, event: dict[str, Any]) -> None:
     """Write one event line."""
     out.write(orjson.dumps(event).decode() + "\n")
@@ -270,13 +284,20 @@ async def _command(reader: asyncio.StreamReader) -> str:
 
 async def serve(config: EmuConfig, reader: asyncio.StreamReader, out: TextIO) -> None:
     """Run the emulator for one benchmark run."""
-    async with DiscordEmulator(validate=False, seed=config.seed, ack_deadline=config.profile.ack_deadline) as emu:
+    async with DiscordEmulator(
+        validate=False,
+        seed=config.seed,
+        ack_deadline=config.profile.ack_deadline,
+        shards=config.shards,
+        max_concurrency=config.shards,
+    ) as emu:
         apply_profile(emu, config.profile)
         guilds, data = build_world(emu, config)
         (config.data_dir / botside.DATA_FILE).write_bytes(orjson.dumps(data))
         plan = build_plan(guilds, data, config)
         emit(out, {"event": "listening", "rest_url": emu.rest_url, "token": emu.bot_token})
         await emu.wait_ready(timeout=READY_TIMEOUT_S)
+        await every_shard_connected(emu, config.shards)
         emit(out, {"event": "ready", "guilds": len(guilds)})
         if await _command(reader) != "go":
             return
@@ -299,6 +320,7 @@ async def serve(config: EmuConfig, reader: asyncio.StreamReader, out: TextIO) ->
                 "lag_p99_ms": meter.quantile(0.99) * 1000,
                 "requests": len(emu.requests),
                 "rate_limited": sum(1 for r in emu.requests if r.status == 429),
+                "invalid": sum(1 for r in emu.requests if r.status in INVALID_STATUSES),
             },
         )
         await _command(reader)

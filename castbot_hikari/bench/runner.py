@@ -14,9 +14,10 @@ from typing import IO, Any, Final, Protocol, cast
 import orjson
 
 from castbot_hikari.bench import botside
+from castbot_hikari.bench.database import BenchDatabase
 from castbot_hikari.bench.procs import Child, Children, burner_argv, cpu_seconds, memory_mb, python_env
 from castbot_hikari.bench.profile import DISCORD_LIKE, Profile, profile_to_json
-from castbot_hikari.bench.scenarios import Scenario, Strategy
+from castbot_hikari.bench.scenarios import Scenario, Strategy, shard_ranges
 from castbot_hikari.bench.stats import ClickRecord, Figures, RunData, figures
 
 START_TIMEOUT_S: Final = 300.0
@@ -51,6 +52,7 @@ class RunOptions:
         settle_s: Seconds to let the bot finish its start-up work after it is ready.
         result_timeout_s: Seconds after the last click to wait for every click to settle.
         bot_log_level: ``CASTBOT_LOG_LEVEL`` of the bot (INFO, as deployed).
+        database_url: See the attribute.
     """
 
     profile: Profile = DISCORD_LIKE
@@ -59,6 +61,8 @@ class RunOptions:
     settle_s: float = 1.0
     result_timeout_s: float = 600.0
     bot_log_level: str = "INFO"
+    database_url: str | None = None
+    """A PostgreSQL server whose user may create databases (runs with ``store="postgres"``: one fresh each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,7 @@ class RunOutcome:
     rss_ready_mb: float
     bot_pid: int
     applications_before: int = 0
+    bot_pids: tuple[int, ...] = ()
 
 
 def _emu_config(scenario: Scenario, strategy: Strategy, options: RunOptions, data_dir: Path) -> dict[str, Any]:
@@ -84,6 +89,7 @@ def _emu_config(scenario: Scenario, strategy: Strategy, options: RunOptions, dat
         "chain": strategy.chain,
         "data_dir": str(data_dir),
         "result_timeout_s": options.result_timeout_s,
+        "shards": scenario.shards,
     }
 
 
@@ -150,11 +156,18 @@ async def run_one(
         BenchError: A process died or did not get ready in time.
     """
     logs = _Logs(options.log_dir, scenario, strategy)
+    if scenario.store == "postgres" and options.database_url is None:
+        msg = f"{scenario.name} runs on PostgreSQL: give --database-url or install PostgreSQL's server"
+        raise BenchError(msg)
+    database = BenchDatabase(options.database_url) if scenario.store == "postgres" and options.database_url else None
     try:
         with tempfile.TemporaryDirectory(prefix="castbot-bench-") as tmp:
             data_dir = Path(tmp) / "data"
             data_dir.mkdir()
-            async with Children() as children:
+            async with contextlib.AsyncExitStack() as stack:
+                if database is not None:
+                    await stack.enter_async_context(database)
+                children = await stack.enter_async_context(Children())
                 return await _run(
                     children,
                     scenario=scenario,
@@ -163,15 +176,23 @@ async def run_one(
                     data_dir=data_dir,
                     logs=logs,
                     progress=progress,
+                    database=database,
                 )
     finally:
         logs.close()
 
 
 async def _start(
-    children: Children, *, scenario: Scenario, strategy: Strategy, options: RunOptions, data_dir: Path, logs: _Logs
-) -> tuple[Child, Child]:
-    """Start the burner (busy), the emulator and the bot; return (emulator, bot) once both are ready."""
+    children: Children,
+    *,
+    scenario: Scenario,
+    strategy: Strategy,
+    options: RunOptions,
+    data_dir: Path,
+    logs: _Logs,
+    database: BenchDatabase | None,
+) -> tuple[Child, list[Child], list[Path]]:
+    """Start the burner (busy), the emulator and the bot processes; return them and their data folders, ready."""
     cwd = data_dir.parent
     if scenario.burner:
         await children.spawn("burner", burner_argv(BURNER_MAX_S), env=python_env(), cwd=cwd, grace_s=5)
@@ -187,32 +208,71 @@ async def _start(
     )
     await _send(emu, orjson.dumps(_emu_config(scenario, strategy, options, data_dir)).decode())
     listening = await _event(emu, "listening", START_TIMEOUT_S, logs.emulator)
-    (data_dir / BEFORE_FILE).write_text(str(await asyncio.to_thread(botside.count_applications, data_dir)))
-    env = python_env(
-        {
-            "CASTBOT_TOKEN": listening["token"],
-            "CASTBOT_API_URL": listening["rest_url"],
-            "CASTBOT_DATA_DIR": str(data_dir),
-            "CASTBOT_LOG_LEVEL": options.bot_log_level,
-            **strategy.env,
-        }
-    )
-    bot_log = logs.open(logs.bot)
-    bot = await children.spawn(
-        f"bot ({strategy.name})",
-        strategy.command(),
-        env=env,
-        cwd=cwd,
-        stderr=bot_log,
-        stdout=asyncio.subprocess.PIPE if strategy.prints_ready else bot_log,
-        stop_signal=signal.SIGINT,
-        grace_s=60,
-    )
+    ranges = shard_ranges(scenario.shards, scenario.processes)
+    if database is None:
+        folders = await asyncio.to_thread(split_by_shards, data_dir, scenario.shards, ranges)
+        stores = [{"CASTBOT_DATA_DIR": str(folder)} for folder in folders]
+    else:
+        await database.load(data_dir / botside.DATA_FILE, logs.open(logs.bot.with_name(f"{logs.bot.stem}-import.log")))
+        folders = [data_dir] * len(ranges)
+        stores = [database.env()] * len(ranges)
+    bots: list[Child] = []
+    for number, (shards, store) in enumerate(zip(ranges, stores, strict=True)):
+        env = python_env(
+            {
+                "CASTBOT_TOKEN": listening["token"],
+                "CASTBOT_API_URL": listening["rest_url"],
+                "CASTBOT_LOG_LEVEL": options.bot_log_level,
+                **store,
+                **_shard_env(scenario, shards),
+                **strategy.env,
+            }
+        )
+        bot_log = logs.open(logs.bot if number == 0 else logs.bot.with_name(f"{logs.bot.stem}-{number}.log"))
+        bots.append(
+            await children.spawn(
+                f"bot ({strategy.name})" + (f" {number}" if scenario.processes > 1 else ""),
+                strategy.command(),
+                env=env,
+                cwd=cwd,
+                stderr=bot_log,
+                stdout=asyncio.subprocess.PIPE if strategy.prints_ready else bot_log,
+                stop_signal=signal.SIGINT,
+                grace_s=60,
+            )
+        )
     await _event(emu, "ready", START_TIMEOUT_S, logs.emulator)
     if strategy.prints_ready:
-        await _bot_ready(bot, logs.bot, START_TIMEOUT_S)
+        for bot in bots:
+            await _bot_ready(bot, logs.bot, START_TIMEOUT_S)
     await asyncio.sleep(options.settle_s)  # start-up work (command sync, reconciliation) finishes
-    return emu, bot
+    return emu, bots, folders
+
+
+def _shard_env(scenario: Scenario, shards: tuple[int, ...]) -> dict[str, str]:
+    if scenario.shards == 1:
+        return {}
+    return {"CASTBOT_SHARD_COUNT": str(scenario.shards), "CASTBOT_SHARD_IDS": f"{shards[0]}-{shards[-1]}"}
+
+
+def split_by_shards(data_dir: Path, shards: int, ranges: list[tuple[int, ...]]) -> list[Path]:
+    """Give each process a data folder holding the servers of its shards (one process per JSON folder).
+
+    With one process the emulator's folder is used as it is. Keys that are not servers go to every folder.
+    """
+    if len(ranges) == 1:
+        (data_dir / BEFORE_FILE).write_text(str(botside.count_applications(data_dir)))
+        return [data_dir]
+    data = cast("dict[str, Any]", orjson.loads((data_dir / botside.DATA_FILE).read_bytes()))
+    folders: list[Path] = []
+    for number, owned in enumerate(ranges):
+        folder = data_dir.parent / f"data-{number}"
+        folder.mkdir()
+        part = {key: value for key, value in data.items() if not key.isdigit() or (int(key) >> 22) % shards in owned}
+        (folder / botside.DATA_FILE).write_bytes(orjson.dumps(part))
+        (folder / BEFORE_FILE).write_text(str(botside.count_applications(folder)))
+        folders.append(folder)
+    return folders
 
 
 async def _run(
@@ -224,27 +284,39 @@ async def _run(
     data_dir: Path,
     logs: _Logs,
     progress: Watcher | None,
+    database: BenchDatabase | None,
 ) -> RunOutcome:
-    emu, bot = await _start(
-        children, scenario=scenario, strategy=strategy, options=options, data_dir=data_dir, logs=logs
+    emu, bots, folders = await _start(
+        children,
+        scenario=scenario,
+        strategy=strategy,
+        options=options,
+        data_dir=data_dir,
+        logs=logs,
+        database=database,
     )
-    rss_ready = memory_mb(bot.pid, "VmRSS")
-    cpu_before = cpu_seconds(bot.pid)
+    rss_ready = sum(memory_mb(bot.pid, "VmRSS") for bot in bots)
+    cpu_before = sum(cpu_seconds(bot.pid) for bot in bots)
     if progress is not None:
-        progress.clicking(bot.pid)
+        progress.clicking(bots[0].pid)
     await _send(emu, "go")
     result = await _event(emu, "result", options.result_timeout_s + scenario.spread_s + 120, logs.emulator, progress)
-    cpu_used = cpu_seconds(bot.pid) - cpu_before
-    peak = memory_mb(bot.pid, "VmHWM")
-    await children.stop(bot)  # SIGINT: the bot drains and writes its final snapshot
+    cpu_used = sum(cpu_seconds(bot.pid) for bot in bots) - cpu_before
+    peak = max(memory_mb(bot.pid, "VmHWM") for bot in bots)
+    for bot in bots:
+        await children.stop(bot)  # SIGINT: the bot drains and writes its final snapshot
     await _send(emu, "stop")
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(emu.process.wait(), 15)  # it exits by itself; stop() then only reaps it
     await children.stop(emu)
-    before = int((data_dir / BEFORE_FILE).read_text())
+    if database is None:
+        before = sum(int((folder / BEFORE_FILE).read_text()) for folder in folders)
+        after = sum([await asyncio.to_thread(botside.count_applications, folder) for folder in folders])
+    else:
+        before, after = database.imported, await database.count_applications()
     data = RunData(
         records=[ClickRecord(**record) for record in result["records"]],
-        completed=await asyncio.to_thread(botside.count_applications, data_dir) - before,
+        completed=after - before,
         duplicates=int(result["duplicates"]),
         floor_s=float(result["floor_s"]),
         cpu_s=cpu_used,
@@ -252,5 +324,6 @@ async def _run(
         emulator_lag_max_ms=float(result["lag_max_ms"]),
         rate_limited=int(result["rate_limited"]),
         requests=int(result["requests"]),
+        invalid=int(result.get("invalid", 0)),
     )
-    return RunOutcome(figures(data), rss_ready, bot.pid, before)
+    return RunOutcome(figures(data), rss_ready, bots[0].pid, before, tuple(bot.pid for bot in bots))

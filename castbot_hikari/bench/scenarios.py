@@ -28,6 +28,9 @@ class Scenario:
         world: ``"sandbox"`` (the sandbox's small servers) or ``"realistic"`` (30 channels, 20 roles,
             hundreds of members, a CastBot-sized data file).
         summary: One line for the table.
+        shards: Shards of the bot (the emulator routes each server to ``(id >> 22) % shards``).
+        processes: ``castbot-hikari run`` processes sharing the shards (contiguous ranges), as deployed at scale.
+        store: ``"json"`` (a data folder per process) or ``"postgres"`` (one database for all of them).
     """
 
     name: str
@@ -39,6 +42,9 @@ class Scenario:
     repeat_gap_s: tuple[float, float] = (0.05, 0.3)
     burner: bool = False
     world: str = "sandbox"
+    shards: int = 1
+    processes: int = 1
+    store: str = "json"
 
     @property
     def clicks(self) -> int:
@@ -57,6 +63,20 @@ FULL: Final = (
 QUICK: Final = (
     Scenario("burst", 300, 25, 1.0, "300 clicks by distinct users over 25 servers within 1 s"),
     Scenario("busy", 300, 25, 1.0, "the quick burst while a neighbour process burns one core", burner=True),
+)
+PROCESSES: Final = tuple(
+    Scenario(
+        f"burst-{count}p" + ("-pg" if store == "postgres" else ""),
+        1000,
+        75,
+        1.0,
+        f"the burst against 4 shards in {count} process{'es' if count > 1 else ''} ({store})",
+        shards=4,
+        processes=count,
+        store=store,
+    )
+    for store in ("json", "postgres")
+    for count in (1, 2, 4)
 )
 MEMORY: Final = Scenario("memory", 1000, 165, 1.0, "1,000-click burst over 165 realistic servers", world="realistic")
 
@@ -110,6 +130,18 @@ STRATEGIES: Final = {
 }
 DEFAULT_STRATEGIES: Final = ("deferred", "synchronous", "deferred-naive")
 QUICK_STRATEGIES: Final = ("deferred", "synchronous")
+
+
+def shard_ranges(shards: int, processes: int) -> list[tuple[int, ...]]:
+    """Split ``shards`` into ``processes`` contiguous ranges (README: give each process a contiguous range)."""
+    per, extra = divmod(shards, processes)
+    ranges: list[tuple[int, ...]] = []
+    start = 0
+    for number in range(processes):
+        size = per + (1 if number < extra else 0)
+        ranges.append(tuple(range(start, start + size)))
+        start += size
+    return ranges
 
 
 def repeat_clicks(

@@ -74,6 +74,7 @@ class RunData:
     emulator_lag_max_ms: float = 0.0
     rate_limited: int = 0
     requests: int = 0
+    invalid: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ class Figures:
     rate_limited: int = 0
     requests: int = 0
     ack_samples_ms: Sequence[float] = ()
+    invalid: int = 0
 
     @property
     def failed_rate(self) -> float:
@@ -151,6 +153,7 @@ def figures(data: RunData) -> Figures:
         rate_limited=data.rate_limited,
         requests=data.requests,
         ack_samples_ms=acks,
+        invalid=data.invalid,
     )
 
 

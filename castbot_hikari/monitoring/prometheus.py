@@ -45,6 +45,21 @@ def bucket_quantile(bounds: list[float], cumulative: list[float], fraction: floa
     return lower
 
 
+def summarize(family: Family, bounds: list[float], cumulative: list[float]) -> Summary:
+    """Return count, p50, p99 and max (ms) of a histogram of seconds from its cumulative bucket counts."""
+    count = int(cumulative[-1]) if cumulative else 0
+    if not count:
+        return Summary(0, 0.0, 0.0, 0.0)
+    highest = next(b for b, c in zip(bounds, cumulative, strict=True) if c == count)
+    top = family.buckets[-1] if math.isinf(highest) else highest
+    return Summary(
+        count,
+        bucket_quantile(bounds, cumulative, 0.5) * 1000,
+        bucket_quantile(bounds, cumulative, 0.99) * 1000,
+        top * 1000,
+    )
+
+
 class PrometheusMetrics:
     """Counters, histograms (of seconds) and gauges in a prometheus-client registry.
 
@@ -105,17 +120,20 @@ class PrometheusMetrics:
         """
         family, _ = names.family_of(name)
         bounds, cumulative = self._buckets(family.name)
-        count = int(cumulative[-1]) if cumulative else 0
-        if not count:
-            return Summary(0, 0.0, 0.0, 0.0)
-        highest = next(b for b, c in zip(bounds, cumulative, strict=True) if c == count)
-        top = family.buckets[-1] if math.isinf(highest) else highest
-        return Summary(
-            count,
-            bucket_quantile(bounds, cumulative, 0.5) * 1000,
-            bucket_quantile(bounds, cumulative, 0.99) * 1000,
-            top * 1000,
-        )
+        return summarize(family, bounds, cumulative)
+
+    def processes(self) -> int:
+        """Return 1: this registry holds this process's figures only (``monitoring.cluster`` adds the others')."""
+        return 1
+
+    def histograms(self) -> dict[str, list[float]]:
+        """Return each histogram's cumulative bucket counts (its buckets, then ``+Inf``), by family name."""
+        found: dict[str, list[float]] = {}
+        for family in self._metrics:
+            if family.kind is Kind.HISTOGRAM:
+                _, cumulative = self._buckets(family.name)
+                found[family.name] = cumulative or [0.0] * (len(family.buckets) + 1)
+        return found
 
     def _buckets(self, family_name: str) -> tuple[list[float], list[float]]:
         for collected in self.registry.collect():

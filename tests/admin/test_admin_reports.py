@@ -15,6 +15,7 @@ from castbot_hikari.apply.model import ApplyKey, ApplyOutcome, Failure, Pending,
 from castbot_hikari.apply.store import JsonApplicationRepository
 from castbot_hikari.core.ids import ChannelId, GuildId, UserId
 from castbot_hikari.core.metrics import InMemoryMetrics
+from castbot_hikari.monitoring.cluster import ClusterMetrics
 from castbot_hikari.monitoring.prometheus import PrometheusMetrics
 from tests.admin.fakes import FakePendingApplies
 from tests.apply.fakes import CONFIG, GUILD, OTHER_GUILD, FakeClock, SleepRecorder
@@ -96,6 +97,21 @@ async def test_stats_read_the_prometheus_registry(repo: JsonApplicationRepositor
     assert since.ack.count == 3
     assert 2.0 <= since.ack.p50 <= 5.0
     assert 20.0 <= since.ack.p99 <= 50.0
+
+
+async def test_stats_with_a_shared_store_cover_every_live_process(repo: JsonApplicationRepository) -> None:
+    here, peer = PrometheusMetrics(process=False), PrometheusMetrics(process=False)
+    here.incr("apply.clicks", 2)
+    peer.incr("apply.clicks", 5)
+    cluster = ClusterMetrics(here)
+    cluster.set_peers([ClusterMetrics(peer).state()])
+    stats = await reports_over(repo, cluster, FakePendingApplies([])).stats(GUILD)
+    assert (stats.since_start.clicks, stats.since_start.processes) == (7, 2)
+    text = admin_render.stats(stats)
+    assert "all 2 bot processes" in text
+    assert "Clicks: 7" in text
+    alone = await reports_over(repo, here, FakePendingApplies([])).stats(GUILD)
+    assert "this bot process" in admin_render.stats(alone)
 
 
 async def test_stats_without_any_data_say_so(repo: JsonApplicationRepository) -> None:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import itertools
 import random
+from pathlib import Path
+from typing import Any
+
+import orjson
 
 from castbot_hikari.bench import cli as bench_cli
-from castbot_hikari.bench.scenarios import FULL, QUICK, applies_by_guild, last_click_s, repeat_clicks
+from castbot_hikari.bench.runner import BEFORE_FILE, split_by_shards
+from castbot_hikari.bench.scenarios import FULL, QUICK, applies_by_guild, last_click_s, repeat_clicks, shard_ranges
+from castbot_hikari.castbot.document import DATA_FILE
 from castbot_hikari.cli import build_parser
 
 
@@ -55,3 +61,28 @@ def test_filters_and_sections() -> None:
     assert sections == ["persistence", "load"]
     assert [s.name for s in scenarios] == ["storm"]
     assert strategies == ["synchronous"]
+
+
+def test_shards_split_into_contiguous_ranges_covering_each_once() -> None:
+    assert shard_ranges(4, 1) == [(0, 1, 2, 3)]
+    assert shard_ranges(4, 2) == [(0, 1), (2, 3)]
+    assert shard_ranges(4, 4) == [(0,), (1,), (2,), (3,)]
+    assert shard_ranges(5, 2) == [(0, 1, 2), (3, 4)]
+
+
+def test_each_process_gets_the_servers_of_its_shards_and_every_other_key(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    guilds = [str((n << 22) + 7) for n in range(8)]  # shard n % 4
+    data: dict[str, Any] = {"/meta": {"journalSeq": 0}}
+    for gid in guilds:
+        data[gid] = {"applications": {"a": {}}}
+    (data_dir / DATA_FILE).write_bytes(orjson.dumps(data))
+    folders = split_by_shards(data_dir, 4, shard_ranges(4, 2))
+    parts = [orjson.loads((folder / DATA_FILE).read_bytes()) for folder in folders]
+    assert [sorted(k for k in part if k.isdigit()) for part in parts] == [
+        sorted(g for g in guilds if (int(g) >> 22) % 4 in (0, 1)),
+        sorted(g for g in guilds if (int(g) >> 22) % 4 in (2, 3)),
+    ]
+    assert all(part["/meta"] == {"journalSeq": 0} for part in parts)
+    assert [(folder / BEFORE_FILE).read_text() for folder in folders] == ["4", "4"]

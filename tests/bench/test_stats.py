@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import orjson
@@ -117,3 +118,17 @@ def test_plot_is_written(tmp_path: Path) -> None:
     path = tmp_path / "ack.png"
     report.write_plot(path, {"burst": {"deferred": fig, "synchronous": fig}})
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_processes_table_shows_each_store_and_process_count_with_its_429s() -> None:
+    from castbot_hikari.bench.scenarios import PROCESSES
+
+    fig = figures(RunData([_deferred_click(0.0, 0.002, 1.0)], 1, 0, 1.1, 0.01, 61.0, rate_limited=7, invalid=7))
+    text = report.render_processes(PROCESSES, {"burst-2p": fig, "burst-4p-pg": fig})
+    rows = [re.split(r"\s{2,}", line.strip()) for line in text.splitlines() if line.startswith("  ")]
+    assert rows[0][:2] == ["store", "processes"]
+    assert [row[0] for row in rows[1:]] == ["json", "postgres"]  # runs without figures are left out
+    assert "2 (2 shards each)" in text
+    assert "4 (1 shard each)" in text
+    assert all(len(row) == len(rows[0]) for row in rows)
+    assert [row[-3:-1] for row in rows[1:]] == [["7", "7"], ["7", "7"]]  # 429s, invalid

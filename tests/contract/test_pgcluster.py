@@ -28,7 +28,11 @@ def test_the_development_command_prints_a_url_that_works_and_stops_clean(pg_clus
     del pg_cluster  # only to skip (or fail under CI) where no server binaries exist
     root = Path(__file__).parent.parent.parent
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.pgcluster"], cwd=root, stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+        [sys.executable, "-m", "castbot_hikari.testing.pgcluster"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
     )
     try:
         assert proc.stdout is not None

@@ -9,9 +9,10 @@ import orjson
 
 from castbot_hikari.castbot.document import DATA_FILE, META
 from castbot_hikari.cli import ExitCode
+from castbot_hikari.pg.migrate import migrations
+from castbot_hikari.testing.pgcluster import free_port
 from tests.apply.fakes import CONFIG, GUILD, USER, castbot_config
 from tests.e2e.commands import TOKEN, castbot, closed_port_url, environment
-from tests.pgcluster import free_port
 
 
 def pg_env(url: str, **more: str) -> dict[str, str]:
@@ -38,8 +39,9 @@ def castbot_file(path: Path) -> dict[str, object]:
 def test_migrate_applies_the_schema_once(tmp_path: Path, pg_url: str) -> None:
     first = castbot("migrate", cwd=tmp_path, env=pg_env(pg_url))
     assert first.code == ExitCode.OK, first.err
-    assert "applied 2 migrations" in first.out
-    assert "0001_initial, 0002_interaction_claims" in first.out
+    versions = [migration.version for migration in migrations()]
+    assert f"applied {len(versions)} migration" in first.out
+    assert all(version in first.out for version in versions)
     again = castbot("migrate", cwd=tmp_path, env=pg_env(pg_url))
     assert again.code == ExitCode.OK, again.err
     assert "already up to date" in again.out

@@ -285,6 +285,7 @@ async def test_a_third_rename_within_ten_minutes_is_queued_and_never_fails_the_s
     assert "withdrawn" in await season.welcome_press(channel, "Withdraw")  # the step succeeds at once
     assert season.record(channel)["withdrawnAt"]
     assert season.app is not None
+    assert season.app.questions is not None
     assert season.app.questions.renames.pending(ChannelId(channel)) == "✖️"  # waits for Discord's window
     patches = [r for r in season.emu.requests if r.method == "PATCH" and r.path == f"/channels/{channel}"]
     assert [r.status for r in patches] == [200, 200]  # no 429: the queue never asks too early

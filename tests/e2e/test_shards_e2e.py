@@ -1,8 +1,8 @@
 """Sharding across processes: two ``castbot-hikari run`` processes each own half of 4 shards.
 
-Each process has its own JSON data folder holding the configs of the guilds its shards own (until the
-PostgreSQL store lets them share one). Every server's clicks must be handled by exactly one process and
-succeed; start-up must respect ``session_start_limit.max_concurrency``; each process exports its own
+Each process has its own JSON data folder holding the configs of the guilds its shards own, or both share one
+PostgreSQL database (and take their REST turns from it). Every server's clicks must be handled by exactly one
+process and succeed; start-up must respect ``session_start_limit.max_concurrency``; each process exports its own
 metrics and readiness, and writes JSON logs without a token.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import orjson
 import pytest
 
@@ -26,7 +27,7 @@ from castbot_hikari.apply import custom_ids, render
 from castbot_hikari.castbot.document import DATA_FILE
 from castbot_hikari.core.permissions import BOT_REQUIRED
 from castbot_hikari.testing.emulator import DiscordEmulator, Guild, GuildSeed, Interaction
-from tests.e2e.commands import environment
+from tests.e2e.commands import castbot, environment
 from tests.e2e.conftest import CONFIG_ID, castbot_data
 
 SHARDS = 4
@@ -117,17 +118,27 @@ async def bot_processes(
     halves: Sequence[tuple[int, ...]],
     *,
     shard_count: int = SHARDS,
+    database_url: str | None = None,
 ) -> AsyncGenerator[list[BotProcess]]:
-    """Start one ``run`` per shard set, each on the data folder of its guilds; stop them all at the end."""
+    """Start one ``run`` per shard set, each on the data folder of its guilds (or all on one database, which
+    gets every guild's data through ``castbot-hikari import``); stop them all at the end."""
     bots: list[BotProcess] = []
     readers: list[asyncio.Task[None]] = []
+    shared = {"CASTBOT_STORE": "postgres", "CASTBOT_DATABASE_URL": database_url} if database_url else None
+    if shared is not None:
+        source = data_folder(root, "all", guilds) / DATA_FILE
+        imported = await asyncio.to_thread(castbot, "import", str(source), cwd=root, env=environment(**shared))
+        assert imported.code == 0, imported.err
     try:
         for shards in halves:
             owned = [g for g in guilds if (g.id >> 22) % shard_count in shards]
+            store = shared or {
+                "CASTBOT_DATA_DIR": str(data_folder(root, f"shards-{'-'.join(map(str, shards))}", owned))
+            }
             env = environment(
                 CASTBOT_TOKEN=emu.bot_token,
                 CASTBOT_API_URL=emu.rest_url,
-                CASTBOT_DATA_DIR=str(data_folder(root, f"shards-{'-'.join(map(str, shards))}", owned)),
+                **store,
                 CASTBOT_SHARD_IDS=",".join(map(str, shards)),
                 CASTBOT_SHARD_COUNT=str(shard_count),
                 CASTBOT_METRICS_PORT="0",
@@ -178,6 +189,26 @@ async def clicks_counted(http: aiohttp.ClientSession, bot: BotProcess) -> float:
 
 @pytest.mark.asyncio
 async def test_two_processes_with_half_of_four_shards_each_handle_each_server_exactly_once(tmp_path: Path) -> None:
+    await each_server_handled_by_exactly_one_process(tmp_path, database_url=None)
+
+
+@pytest.mark.asyncio
+async def test_two_processes_with_half_of_four_shards_each_on_one_database_handle_each_server_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    servers = await each_server_handled_by_exactly_one_process(tmp_path, database_url=pg_url)
+    conn = await asyncpg.connect(pg_url)
+    try:
+        recorded = await conn.fetch("SELECT guild_id, user_id FROM applies WHERE state = 'recorded'")
+        taken = await conn.fetchval("SELECT count(*) FROM rest_pace")
+    finally:
+        await conn.close()
+    assert len(recorded) == len({(r["guild_id"], r["user_id"]) for r in recorded}) == 2 * servers
+    assert taken == 1  # both processes took their REST turns from the one shared row
+
+
+async def each_server_handled_by_exactly_one_process(tmp_path: Path, *, database_url: str | None) -> int:
+    """Click twice in every server with two processes on halves of 4 shards; return the number of servers."""
     async with (
         DiscordEmulator(
             validate=True, seed=3, shards=SHARDS, max_concurrency=SHARDS, enforce_identify_limit=True
@@ -186,7 +217,7 @@ async def test_two_processes_with_half_of_four_shards_each_handle_each_server_ex
     ):
         guilds = await guilds_on_every_shard(emu)
         halves = ((0, 1), (2, 3))
-        async with bot_processes(emu, tmp_path, guilds, halves) as bots:
+        async with bot_processes(emu, tmp_path, guilds, halves, database_url=database_url) as bots:
             await wait_all_ready(http, bots)
             button = custom_ids.apply_button(CONFIG_ID)  # type: ignore[arg-type]
             clicks = [await emu.click(g.id, g.members[name], button) for g in guilds for name in ("kevin_a", "zoe")]
@@ -206,6 +237,7 @@ async def test_two_processes_with_half_of_four_shards_each_handle_each_server_ex
         assert emu.validation_errors == []
         output = "\n".join(line for bot in bots for line in bot.lines)
         assert emu.bot_token not in output
+        return len(guilds)
 
 
 @pytest.mark.asyncio

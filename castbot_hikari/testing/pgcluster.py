@@ -53,7 +53,7 @@ def _run_as() -> list[str]:
         return []
     user = "postgres"
     try:
-        import pwd
+        import pwd  # noqa: PLC0415 - POSIX only, and only as root
 
         pwd.getpwnam(user)
     except KeyError:
@@ -133,7 +133,7 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 def main() -> int:
-    """``python -m tests.pgcluster``: a throwaway local PostgreSQL for development, until Ctrl-C.
+    """``python -m castbot_hikari.testing.pgcluster``: a throwaway local PostgreSQL for development, until Ctrl-C.
 
     Prints ``CASTBOT_DATABASE_URL=...`` (a database named ``castbot``), then waits; Ctrl-C or SIGTERM stops the
     server and deletes its folder.
