@@ -588,9 +588,14 @@ class ApplicationService:
         self._waiting = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._stopping = False
 
     async def drain(self, seconds: float) -> bool:
-        """Wait up to ``seconds`` for running applies to finish; return whether they did."""
+        """Wait up to ``seconds`` for running applies to finish; return whether they did.
+
+        From now on this process takes no click over from another (it is stopping; the store closes next).
+        """
+        self._stopping = True
         try:
             async with asyncio.timeout(seconds):
                 await self._idle.wait()
@@ -654,12 +659,16 @@ class ApplicationService:
             deadline = click.received_at + WATCH_LIMIT_S
             while self._clock.monotonic() < deadline:
                 await asyncio.sleep(claims.renew_every_s)  # real time: the claimer's lease runs in real time
+                if self._stopping:  # a stopping process leaves the click to its claimer (or another survivor)
+                    return False
                 if await claims.claim_done(interaction):
                     return False
                 if await claims.claim(interaction, owner=owner):
                     logger.warning("taking over a click whose process stopped key=%s", click.key)
                     return True
         except StorageError as exc:  # the reservation still guards against duplicates: handle it here
+            if self._stopping:  # the store closed under a watcher as this process stops: not this one's click
+                return False
             logger.warning("could not claim the click key=%s error=%s", click.key, exc)
             return True
         return False
