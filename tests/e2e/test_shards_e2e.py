@@ -1,8 +1,8 @@
 """Sharding across processes: two ``castbot-hikari run`` processes each own half of 4 shards.
 
 Each process has its own JSON data folder holding the configs of the guilds its shards own, or both share one
-PostgreSQL database (and take their REST turns from it). Every server's clicks must be handled by exactly one process and
-succeed; start-up must respect ``session_start_limit.max_concurrency``; each process exports its own
+PostgreSQL database (and take their REST turns from it). Every server's clicks must be handled by exactly one
+process and succeed; start-up must respect ``session_start_limit.max_concurrency``; each process exports its own
 metrics and readiness, and writes JSON logs without a token.
 """
 
