@@ -276,7 +276,7 @@ async def _read_body(request: web.Request) -> tuple[object, str | None]:
         raise errors.ApiError(400, 50109, "The request body contains invalid JSON.") from None
 
 
-UPLOADS: Final = "castbot_emulator_uploads"
+UPLOADS: Final = web.RequestKey("castbot_emulator_uploads", dict[str, Upload])
 """Where a multipart request's ``files[n]`` parts are kept on the aiohttp request for its handler."""
 MAX_UPLOAD: Final = 25 * 1024 * 1024
 """Discord's upload limit for a bot without boosts (the emulator refuses larger files with 40005)."""
